@@ -1,0 +1,93 @@
+// Command podvisor runs pods of ordinary host processes with Kubernetes pod
+// semantics: shared network and IPC namespaces, one cgroup, init processes
+// then app processes, restart policies with back-off, TERM-then-KILL stop.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// errExit carries an exit code without a message of its own.
+type errExit struct{ code int }
+
+func (e errExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var ee errExit
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "podvisor: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	return 1
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:                 "podvisor",
+		Usage:                "a process-level pod supervisor",
+		Version:              versionString(),
+		EnableBashCompletion: true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideVersion:          true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"PODVISOR_LOG_LEVEL"}, Usage: "podvisor's own log level: debug, info, warn, error"},
+			&cli.StringFlag{Name: "log-format", Value: "console", EnvVars: []string{"PODVISOR_LOG_FORMAT"}, Usage: "console or json"},
+		},
+		Commands: []*cli.Command{
+			upCommand(),
+			validateCommand(),
+			versionCommand(),
+		},
+	}
+}
+
+// newLogger makes podvisor's own logger on w.
+func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(c.String("log-level"))
+	if err != nil || lvl == zerolog.NoLevel {
+		return zerolog.Logger{}, fmt.Errorf("--log-level: unknown level %q", c.String("log-level"))
+	}
+	switch c.String("log-format") {
+	case "json":
+	case "console":
+		f, isFile := w.(*os.File)
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isFile || !term.IsTerminal(int(f.Fd()))}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("--log-format: must be console or json, got %q", c.String("log-format"))
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}

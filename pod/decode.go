@@ -1,0 +1,174 @@
+package pod
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Decode parses a pod file (YAML, or JSON, which is YAML too) strictly: an
+// unknown field, a duplicate key or a value of the wrong type is an error
+// naming the field path. It does not apply defaults or validate; Load does.
+func Decode(data []byte) (*Pod, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &FieldError{Detail: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &FieldError{Detail: "empty pod file"}
+	}
+	var p Pod
+	var errs ErrorList
+	decodeNode(doc.Content[0], reflect.ValueOf(&p).Elem(), "", &errs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &p, nil
+}
+
+// Load decodes a pod file, applies the defaults and validates it.
+func Load(data []byte) (*Pod, error) {
+	p, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	p.SetDefaults()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+// decodeNode fills v from n, appending problems to errs.
+func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		v.Set(reflect.Zero(v.Type()))
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		nv := reflect.New(v.Type().Elem())
+		decodeNode(n, nv.Elem(), path, errs)
+		v.Set(nv)
+		return
+	}
+	if reflect.PointerTo(v.Type()).Implements(textUnmarshaler) {
+		if n.Kind != yaml.ScalarNode {
+			errs.add(path, "must be a scalar value")
+			return
+		}
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			errs.add(path, "%s", err.Error())
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		decodeStruct(n, v, path, errs)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			errs.add(path, "must be a list")
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			errs.add(path, "must be a mapping")
+			return
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			kp := fmt.Sprintf("%s[%q]", path, k)
+			if seen[k] {
+				errs.add(kp, "duplicate key %q", k)
+				continue
+			}
+			seen[k] = true
+			ev := reflect.New(v.Type().Elem()).Elem()
+			decodeNode(n.Content[i+1], ev, kp, errs)
+			m.SetMapIndex(reflect.ValueOf(k), ev)
+		}
+		v.Set(m)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			errs.add(path, "must be a string")
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Int64, reflect.Int:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			errs.add(path, "must be an integer, got %q", n.Value)
+			return
+		}
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil {
+			errs.add(path, "must be an integer, got %q", n.Value)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || err != nil {
+			errs.add(path, "must be true or false, got %q", n.Value)
+			return
+		}
+		v.SetBool(b)
+	default:
+		errs.add(path, "cannot decode into %s", v.Type())
+	}
+}
+
+func decodeStruct(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
+	if n.Kind != yaml.MappingNode {
+		if path == "" {
+			errs.add(path, "a pod file must be a mapping")
+		} else {
+			errs.add(path, "must be a mapping")
+		}
+		return
+	}
+	fields := map[string]int{}
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[name] = i
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i].Value
+		fp := join(path, key)
+		idx, ok := fields[key]
+		switch {
+		case !ok:
+			errs.add(fp, "unknown field %q", key)
+		case seen[key]:
+			errs.add(fp, "duplicate key %q", key)
+		default:
+			seen[key] = true
+			decodeNode(n.Content[i+1], v.Field(idx), fp, errs)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package pod
+
+import "time"
+
+// Phase is where a pod stands in its life.
+type Phase string
+
+// The pod phases.
+const (
+	// PhasePending: created, not started.
+	PhasePending Phase = "Pending"
+	// PhaseInitializing: the init processes are running.
+	PhaseInitializing Phase = "Initializing"
+	// PhaseRunning: the app processes have been started and at least one
+	// runs or will be restarted.
+	PhaseRunning Phase = "Running"
+	// PhaseTerminating: a stop is under way.
+	PhaseTerminating Phase = "Terminating"
+	// PhaseStopped: stopped on request.
+	PhaseStopped Phase = "Stopped"
+	// PhaseSucceeded: every app process exited 0 and none will restart.
+	PhaseSucceeded Phase = "Succeeded"
+	// PhaseFailed: every process ended, at least one failed, none will
+	// restart; or an init process failed under restartPolicy Never.
+	PhaseFailed Phase = "Failed"
+)
+
+// Ended reports whether a pod in this phase has nothing left running and
+// nothing left to start on its own.
+func (p Phase) Ended() bool {
+	return p == PhaseStopped || p == PhaseSucceeded || p == PhaseFailed
+}
+
+// State is where a process stands.
+type State string
+
+// The process states, as Kubernetes container states.
+const (
+	StateWaiting    State = "Waiting"
+	StateRunning    State = "Running"
+	StateTerminated State = "Terminated"
+)
+
+// Reasons for the Waiting and Terminated states.
+const (
+	// ReasonPodInitializing: an app process waits for the init processes.
+	ReasonPodInitializing = "PodInitializing"
+	// ReasonCrashLoopBackOff: the process waits for its back-off to expire.
+	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	// ReasonCompleted: the process exited 0.
+	ReasonCompleted = "Completed"
+	// ReasonError: the process exited non-zero or was killed by a signal.
+	ReasonError = "Error"
+	// ReasonOOMKilled: the kernel killed it for its or the pod's memory limit.
+	ReasonOOMKilled = "OOMKilled"
+	// ReasonStartError: the process could not be started; the message says why.
+	ReasonStartError = "StartError"
+	// ReasonKilled: SIGKILLed by a stop after the grace period.
+	ReasonKilled = "Killed"
+)
+
+// Status is a pod's observed state. The daemon prints it as JSON.
+type Status struct {
+	Name     string `json:"name"`
+	Phase    Phase  `json:"phase"`
+	Message  string `json:"message"`
+	Hostname string `json:"hostname"`
+	// Cgroup is the pod's cgroup path relative to the cgroup root.
+	Cgroup     string          `json:"cgroup"`
+	Namespaces NamespacePaths  `json:"namespaces"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	StartedAt  *time.Time      `json:"startedAt"`
+	Init       []ProcessStatus `json:"initProcesses"`
+	Processes  []ProcessStatus `json:"processes"`
+}
+
+// NamespacePaths are the pod's persistent namespace files. Net is empty for
+// a pod with network: host.
+type NamespacePaths struct {
+	Net string `json:"net"`
+	IPC string `json:"ipc"`
+	UTS string `json:"uts"`
+}
+
+// ProcessStatus is one process's observed state.
+type ProcessStatus struct {
+	Name    string `json:"name"`
+	State   State  `json:"state"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	// PID is 0 unless Running.
+	PID          int  `json:"pid"`
+	RestartCount int  `json:"restartCount"`
+	Ready        bool `json:"ready"`
+	// StartedAt is when the current or last run started.
+	StartedAt *time.Time `json:"startedAt"`
+	// FinishedAt, ExitCode and Signal describe the most recent exit.
+	FinishedAt *time.Time `json:"finishedAt"`
+	// ExitCode is 128+n for a process killed by signal n.
+	ExitCode *int `json:"exitCode"`
+	// Signal is the killing signal's name, empty when it exited by itself.
+	Signal string `json:"signal"`
+}
+
+// Ready counts the app processes that are ready, and all of them.
+func (s *Status) Ready() (ready, total int) {
+	for _, p := range s.Processes {
+		if p.Ready {
+			ready++
+		}
+	}
+	return ready, len(s.Processes)
+}
+
+// Restarts adds up the restart counts of every process.
+func (s *Status) Restarts() int {
+	n := 0
+	for _, p := range s.Init {
+		n += p.RestartCount
+	}
+	for _, p := range s.Processes {
+		n += p.RestartCount
+	}
+	return n
+}

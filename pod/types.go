@@ -1,0 +1,169 @@
+package pod
+
+import (
+	"fmt"
+	"time"
+)
+
+var sprintf = fmt.Sprintf
+
+// APIVersion is the only apiVersion a pod file may carry.
+const APIVersion = "podvisor/v1"
+
+// Kind is the only kind a pod file may carry.
+const Kind = "Pod"
+
+// Pod is a pod file: what to run and how.
+type Pod struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+}
+
+// Metadata names a pod.
+type Metadata struct {
+	// Name is a lowercase RFC 1123 label of at most 63 characters.
+	Name string `json:"name"`
+	// Labels are free-form key/value pairs for people and tools.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// RestartPolicy says which exits are followed by a restart.
+type RestartPolicy string
+
+// The restart policies, as in Kubernetes.
+const (
+	RestartAlways    RestartPolicy = "Always"
+	RestartOnFailure RestartPolicy = "OnFailure"
+	RestartNever     RestartPolicy = "Never"
+)
+
+// NetworkMode says which network namespace a pod's processes use.
+type NetworkMode string
+
+// The network modes.
+const (
+	// NetworkPod gives the pod a private network namespace with loopback up.
+	NetworkPod NetworkMode = "pod"
+	// NetworkHost leaves the pod in the host's network namespace.
+	NetworkHost NetworkMode = "host"
+)
+
+// Spec is what a pod runs.
+type Spec struct {
+	// RestartPolicy applies to every process that does not set its own.
+	// Default Always.
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitempty"`
+	// RestartBackoff shapes the delays between restarts.
+	RestartBackoff Backoff `json:"restartBackoff"`
+	// TerminationGracePeriodSeconds is how long a stop waits after the stop
+	// signals before it kills what is left. Default 30.
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	// Hostname is the pod's host name in its own UTS namespace. Default
+	// metadata.name.
+	Hostname string `json:"hostname,omitempty"`
+	// Network is "pod" (default) or "host".
+	Network NetworkMode `json:"network,omitempty"`
+	// Resources limits the whole pod (its cgroup).
+	Resources Resources `json:"resources"`
+	// InitProcesses run one after the other before the app processes; each
+	// must exit 0.
+	InitProcesses []Process `json:"initProcesses,omitempty"`
+	// Processes are the app processes, started together. At least one.
+	Processes []Process `json:"processes"`
+}
+
+// Backoff shapes the delays between restarts. Zero fields take the defaults
+// (10s, 5m, 10m), as kubelet's.
+type Backoff struct {
+	// InitialDelay is the delay before the second restart in a row (the
+	// first is immediate); it doubles at each further restart.
+	InitialDelay Duration `json:"initialDelay"`
+	// MaxDelay caps the delay.
+	MaxDelay Duration `json:"maxDelay"`
+	// ResetAfter: a process that ran this long starts the back-off over.
+	ResetAfter Duration `json:"resetAfter"`
+}
+
+// Default back-off values, as kubelet's.
+const (
+	DefaultInitialDelay = 10 * time.Second
+	DefaultMaxDelay     = 5 * time.Minute
+	DefaultResetAfter   = 10 * time.Minute
+	DefaultGracePeriod  = 30
+)
+
+// Resources holds a cgroup's limits.
+type Resources struct {
+	Limits Limits `json:"limits"`
+}
+
+// Limits are cgroup limits in Kubernetes quantity syntax. A nil field means
+// no limit.
+type Limits struct {
+	// CPU in cores ("500m", "1.5", "2").
+	CPU *Quantity `json:"cpu,omitempty"`
+	// Memory in bytes ("256Mi", "1G", "1048576").
+	Memory *Quantity `json:"memory,omitempty"`
+	// Pids is the maximum number of tasks.
+	Pids *int64 `json:"pids,omitempty"`
+}
+
+// Empty reports whether no limit is set.
+func (l Limits) Empty() bool { return l.CPU == nil && l.Memory == nil && l.Pids == nil }
+
+// EnvVar is one environment variable.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Process is one process of a pod, init or app.
+type Process struct {
+	// Name is an RFC 1123 label, unique across the pod's init and app
+	// processes.
+	Name string `json:"name"`
+	// Command is the program and its first arguments. Command[0] is looked
+	// up in the process's PATH unless it contains a slash.
+	Command []string `json:"command"`
+	// Args are appended to Command.
+	Args []string `json:"args,omitempty"`
+	// Env is added to the default environment (PATH, HOSTNAME, HOME,
+	// POD_NAME, PROCESS_NAME); later entries win.
+	Env []EnvVar `json:"env,omitempty"`
+	// WorkingDir is an absolute path. Default "/".
+	WorkingDir string `json:"workingDir,omitempty"`
+	// User is "uid[:gid]" or "name[:group]". Default root.
+	User string `json:"user,omitempty"`
+	// RestartPolicy overrides the pod's for this process.
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitempty"`
+	// StopSignal is sent at stop. Default SIGTERM.
+	StopSignal string `json:"stopSignal,omitempty"`
+	// Resources limits the process's own cgroup, a child of the pod's.
+	Resources Resources `json:"resources"`
+}
+
+// Argv is Command followed by Args.
+func (p *Process) Argv() []string {
+	argv := make([]string, 0, len(p.Command)+len(p.Args))
+	return append(append(argv, p.Command...), p.Args...)
+}
+
+// Duration is a time.Duration written as a Go duration string ("10s", "5m").
+type Duration struct {
+	time.Duration
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q", string(b))
+	}
+	d.Duration = v
+	return nil
+}

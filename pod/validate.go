@@ -1,0 +1,266 @@
+package pod
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DefaultPath is the PATH a process gets unless its env sets one.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// SetDefaults fills every unset field that has a default. It is idempotent.
+func (p *Pod) SetDefaults() {
+	s := &p.Spec
+	if s.RestartPolicy == "" {
+		s.RestartPolicy = RestartAlways
+	}
+	b := &s.RestartBackoff
+	if b.InitialDelay.Duration == 0 {
+		b.InitialDelay.Duration = DefaultInitialDelay
+	}
+	if b.MaxDelay.Duration == 0 {
+		b.MaxDelay.Duration = DefaultMaxDelay
+	}
+	if b.ResetAfter.Duration == 0 {
+		b.ResetAfter.Duration = DefaultResetAfter
+	}
+	if s.TerminationGracePeriodSeconds == nil {
+		g := int64(DefaultGracePeriod)
+		s.TerminationGracePeriodSeconds = &g
+	}
+	if s.Hostname == "" {
+		s.Hostname = p.Metadata.Name
+	}
+	if s.Network == "" {
+		s.Network = NetworkPod
+	}
+	for _, list := range [][]Process{s.InitProcesses, s.Processes} {
+		for i := range list {
+			pr := &list[i]
+			if pr.WorkingDir == "" {
+				pr.WorkingDir = "/"
+			}
+			if pr.StopSignal == "" {
+				pr.StopSignal = "SIGTERM"
+			}
+		}
+	}
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// IsLabel reports whether s is a lowercase RFC 1123 label of at most 63
+// characters: the rule for pod and process names.
+func IsLabel(s string) bool { return len(s) <= 63 && labelRE.MatchString(s) }
+
+// ValidateName checks a pod name; the error names the field "metadata.name".
+func ValidateName(name string) error {
+	var errs ErrorList
+	validateLabel(&errs, "metadata.name", name)
+	return errs.orNil()
+}
+
+func validateLabel(errs *ErrorList, field, s string) {
+	switch {
+	case s == "":
+		errs.add(field, "required")
+	case !IsLabel(s):
+		errs.add(field, "%q is not a lowercase RFC 1123 label", s)
+	}
+}
+
+var (
+	labelKeyRE   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+	labelValueRE = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`)
+	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+	userPartRE   = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$`)
+)
+
+// Validate checks a pod whose defaults are set and returns an ErrorList (it
+// matches ErrInvalid) naming every bad field, or nil.
+func (p *Pod) Validate() error {
+	var errs ErrorList
+	switch {
+	case p.APIVersion == "":
+		errs.add("apiVersion", "required (must be %q)", APIVersion)
+	case p.APIVersion != APIVersion:
+		errs.add("apiVersion", "unsupported value %q: must be %q", p.APIVersion, APIVersion)
+	}
+	switch {
+	case p.Kind == "":
+		errs.add("kind", "required (must be %q)", Kind)
+	case p.Kind != Kind:
+		errs.add("kind", "unsupported value %q: must be %q", p.Kind, Kind)
+	}
+	validateLabel(&errs, "metadata.name", p.Metadata.Name)
+	for _, k := range slices.Sorted(maps.Keys(p.Metadata.Labels)) {
+		v := p.Metadata.Labels[k]
+		field := fmt.Sprintf("metadata.labels[%q]", k)
+		if name := k[strings.LastIndex(k, "/")+1:]; !labelKeyRE.MatchString(k) || len(name) > 63 {
+			errs.add(field, "invalid label key %q", k)
+		}
+		if len(v) > 63 || !labelValueRE.MatchString(v) {
+			errs.add(field, "invalid label value %q", v)
+		}
+	}
+	s := &p.Spec
+	validatePolicy(&errs, "spec.restartPolicy", s.RestartPolicy, true)
+	b := s.RestartBackoff
+	if b.InitialDelay.Duration <= 0 {
+		errs.add("spec.restartBackoff.initialDelay", "must be positive, got %s", b.InitialDelay)
+	}
+	if b.MaxDelay.Duration <= 0 {
+		errs.add("spec.restartBackoff.maxDelay", "must be positive, got %s", b.MaxDelay)
+	} else if b.MaxDelay.Duration < b.InitialDelay.Duration {
+		errs.add("spec.restartBackoff.maxDelay", "must not be less than initialDelay (%s), got %s", b.InitialDelay, b.MaxDelay)
+	}
+	if b.ResetAfter.Duration <= 0 {
+		errs.add("spec.restartBackoff.resetAfter", "must be positive, got %s", b.ResetAfter)
+	}
+	if g := s.TerminationGracePeriodSeconds; g == nil || *g < 0 {
+		errs.add("spec.terminationGracePeriodSeconds", "must be an integer >= 0")
+	}
+	if s.Hostname != "" && !IsLabel(s.Hostname) {
+		errs.add("spec.hostname", "%q is not a lowercase RFC 1123 label", s.Hostname)
+	}
+	if s.Network != NetworkPod && s.Network != NetworkHost {
+		errs.add("spec.network", "unsupported value %q: must be pod or host", s.Network)
+	}
+	validateLimits(&errs, "spec.resources.limits", s.Resources.Limits)
+	if len(s.Processes) == 0 {
+		errs.add("spec.processes", "required: at least one process")
+	}
+	names := map[string]bool{}
+	for i := range s.InitProcesses {
+		validateProcess(&errs, fmt.Sprintf("spec.initProcesses[%d]", i), &s.InitProcesses[i], names)
+	}
+	for i := range s.Processes {
+		validateProcess(&errs, fmt.Sprintf("spec.processes[%d]", i), &s.Processes[i], names)
+	}
+	return errs.orNil()
+}
+
+func validatePolicy(errs *ErrorList, field string, p RestartPolicy, required bool) {
+	switch p {
+	case RestartAlways, RestartOnFailure, RestartNever:
+	case "":
+		if required {
+			errs.add(field, "required")
+		}
+	default:
+		errs.add(field, "unsupported value %q: must be Always, OnFailure or Never", p)
+	}
+}
+
+func validateLimits(errs *ErrorList, field string, l Limits) {
+	if l.CPU != nil && l.CPU.Sign() <= 0 {
+		errs.add(field+".cpu", "must be positive, got %q", l.CPU)
+	}
+	if l.Memory != nil {
+		if l.Memory.Sign() <= 0 {
+			errs.add(field+".memory", "must be positive, got %q", l.Memory)
+		} else if l.Memory.Value() < 1<<20 {
+			errs.add(field+".memory", "must be at least 1Mi, got %q", l.Memory)
+		}
+	}
+	if l.Pids != nil && *l.Pids < 1 {
+		errs.add(field+".pids", "must be at least 1, got %d", *l.Pids)
+	}
+}
+
+func validateProcess(errs *ErrorList, field string, p *Process, names map[string]bool) {
+	validateLabel(errs, field+".name", p.Name)
+	if p.Name != "" {
+		if names[p.Name] {
+			errs.add(field+".name", "duplicate name %q", p.Name)
+		}
+		names[p.Name] = true
+	}
+	if len(p.Command) == 0 {
+		errs.add(field+".command", "required: at least the program")
+	} else if p.Command[0] == "" {
+		errs.add(field+".command[0]", "must not be empty")
+	}
+	for i, a := range append(append([]string{}, p.Command...), p.Args...) {
+		if strings.ContainsRune(a, 0) {
+			f := fmt.Sprintf("%s.command[%d]", field, i)
+			if i >= len(p.Command) {
+				f = fmt.Sprintf("%s.args[%d]", field, i-len(p.Command))
+			}
+			errs.add(f, "must not contain a NUL byte")
+		}
+	}
+	for i, e := range p.Env {
+		f := fmt.Sprintf("%s.env[%d]", field, i)
+		switch {
+		case e.Name == "":
+			errs.add(f+".name", "required")
+		case !envNameRE.MatchString(e.Name):
+			errs.add(f+".name", "invalid environment variable name %q", e.Name)
+		}
+		if strings.ContainsRune(e.Value, 0) {
+			errs.add(f+".value", "must not contain a NUL byte")
+		}
+	}
+	if p.WorkingDir != "" && (!path.IsAbs(p.WorkingDir) || strings.ContainsRune(p.WorkingDir, 0)) {
+		errs.add(field+".workingDir", "must be an absolute path, got %q", p.WorkingDir)
+	}
+	if p.User != "" {
+		u, g, hasGroup := strings.Cut(p.User, ":")
+		if !userPartRE.MatchString(u) || (hasGroup && !userPartRE.MatchString(g)) {
+			errs.add(field+".user", "invalid user %q: must be uid[:gid] or name[:group]", p.User)
+		}
+	}
+	validatePolicy(errs, field+".restartPolicy", p.RestartPolicy, false)
+	if p.StopSignal != "" {
+		if _, ok := ParseSignal(p.StopSignal); !ok {
+			errs.add(field+".stopSignal", "unknown signal %q", p.StopSignal)
+		}
+	}
+	validateLimits(errs, field+".resources.limits", p.Resources.Limits)
+}
+
+var signals = map[string]int{
+	"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6,
+	"SIGBUS": 7, "SIGFPE": 8, "SIGKILL": 9, "SIGUSR1": 10, "SIGSEGV": 11, "SIGUSR2": 12,
+	"SIGPIPE": 13, "SIGALRM": 14, "SIGTERM": 15, "SIGSTKFLT": 16, "SIGCHLD": 17,
+	"SIGCONT": 18, "SIGSTOP": 19, "SIGTSTP": 20, "SIGTTIN": 21, "SIGTTOU": 22,
+	"SIGURG": 23, "SIGXCPU": 24, "SIGXFSZ": 25, "SIGVTALRM": 26, "SIGPROF": 27,
+	"SIGWINCH": 28, "SIGIO": 29, "SIGPWR": 30, "SIGSYS": 31,
+}
+
+// ParseSignal turns "SIGTERM", "TERM" or "15" into a Linux signal number.
+func ParseSignal(s string) (int, bool) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, n >= 1 && n <= 64
+	}
+	up := strings.ToUpper(s)
+	if !strings.HasPrefix(up, "SIG") {
+		up = "SIG" + up
+	}
+	if strings.HasPrefix(up, "SIGRTMIN+") {
+		n, err := strconv.Atoi(up[len("SIGRTMIN+"):])
+		return 34 + n, err == nil && n >= 0 && 34+n <= 64
+	}
+	n, ok := signals[up]
+	return n, ok
+}
+
+// SignalName turns a Linux signal number into its name ("SIGKILL"), or
+// "SIG<n>" for one without a name.
+func SignalName(n int) string {
+	for name, v := range signals {
+		if v == n {
+			return name
+		}
+	}
+	if n >= 34 && n <= 64 {
+		return fmt.Sprintf("SIGRTMIN+%d", n-34)
+	}
+	return fmt.Sprintf("SIG%d", n)
+}

@@ -1,0 +1,149 @@
+package supervisor
+
+import (
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// The orphan reaper. The supervisor is a child subreaper, so orphans of pod
+// processes (a daemon's double fork, a shell's background job whose parent
+// died) become its children; PID 1 would reap them only late. It reaps
+// exited children that it does not own — pids whose waiter is elsewhere are
+// left alone — and only those that lived in one of its pods' cgroups, so a
+// program embedding the supervisor keeps its own children's exit statuses.
+var (
+	// reapMu: spawns hold it for reading from fork until the pid is
+	// registered, so the reaper never takes a fresh child for an orphan.
+	reapMu sync.RWMutex
+	owned  = map[int]struct{}{}
+	// reapScopes are the cgroup path prefixes ("/podvisor/") of the
+	// supervisors in this process.
+	reapScopes = map[string]int{}
+	reaperOnce sync.Once
+)
+
+
+// ownedMu guards owned and reapScopes.
+var ownedMu sync.Mutex
+
+func own(pid int) {
+	ownedMu.Lock()
+	owned[pid] = struct{}{}
+	ownedMu.Unlock()
+}
+
+func disown(pid int) {
+	ownedMu.Lock()
+	delete(owned, pid)
+	ownedMu.Unlock()
+}
+
+func isOwned(pid int) bool {
+	ownedMu.Lock()
+	defer ownedMu.Unlock()
+	_, ok := owned[pid]
+	return ok
+}
+
+func addReapScope(cgroupParent string) {
+	ownedMu.Lock()
+	reapScopes["/"+strings.Trim(cgroupParent, "/")+"/"]++
+	ownedMu.Unlock()
+}
+
+func removeReapScope(cgroupParent string) {
+	ownedMu.Lock()
+	k := "/" + strings.Trim(cgroupParent, "/") + "/"
+	if reapScopes[k]--; reapScopes[k] <= 0 {
+		delete(reapScopes, k)
+	}
+	ownedMu.Unlock()
+}
+
+func inReapScope(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return false
+	}
+	ownedMu.Lock()
+	defer ownedMu.Unlock()
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for scope := range reapScopes {
+			if strings.HasPrefix(parts[2]+"/", scope) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// startReaper makes this process a child subreaper and starts reaping
+// orphans on SIGCHLD. It is idempotent.
+func startReaper() error {
+	var err error
+	reaperOnce.Do(func() {
+		if err = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return
+		}
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, unix.SIGCHLD)
+		go func() {
+			for range ch {
+				reapOrphans()
+			}
+		}()
+	})
+	return err
+}
+
+// reapOrphans reaps every exited child that is not owned and lived in a
+// pod cgroup.
+func reapOrphans() {
+	reapMu.Lock()
+	defer reapMu.Unlock()
+	for _, pid := range children() {
+		if isOwned(pid) || !isZombie(pid) || !inReapScope(pid) {
+			continue
+		}
+		var info unix.Siginfo
+		_ = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG, nil)
+	}
+}
+
+// children lists this process's children, from every thread.
+func children() []int {
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	var pids []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}

@@ -1,0 +1,215 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/cgroups"
+	"github.com/podvisor/podvisor/namespaces"
+)
+
+func init() {
+	// Keep the main goroutine on the main thread, so no other goroutine ever
+	// runs there: a goroutine that joined a pod's namespaces and could not
+	// leave them ends locked, and Go discards its thread — but it cannot
+	// discard the main thread. See the package documentation.
+	runtime.LockOSThread()
+}
+
+// launch is everything needed to fork one process.
+type launch struct {
+	path  string
+	argv  []string
+	env   []string
+	dir   string
+	id    identity
+	files []uintptr // stdin, stdout, stderr
+	ns    *namespaces.Handle
+	cg    *cgroups.Group
+}
+
+// errStart wraps errors that mean the process could not be started (its
+// spec is at fault: missing binary, bad directory, bad user), as opposed to
+// a failure of the supervisor itself. Both end the process with StartError.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// forkInPod forks and execs l from a locked thread that has joined the pod's
+// namespaces and, on cgroup v1, the process's cgroups; on cgroup v2 the
+// child is cloned straight into its cgroup. The child is therefore in place
+// from its first instruction. It returns the pid and a pidfd.
+func forkInPod(l *launch, register func(pid int)) (pid, pidfd int, err error) {
+	cgfd, err := l.cg.OpenUnified()
+	if err != nil {
+		return 0, -1, err
+	}
+	if cgfd >= 0 {
+		defer unix.Close(cgfd)
+	}
+	pidfd = -1
+	attr := &syscall.ProcAttr{
+		Dir:   l.dir,
+		Env:   l.env,
+		Files: l.files,
+		Sys: &syscall.SysProcAttr{
+			Setsid: true,
+			PidFD:  &pidfd,
+		},
+	}
+	if l.id.uid != 0 || l.id.gid != 0 || len(l.id.groups) > 0 {
+		attr.Sys.Credential = &syscall.Credential{Uid: l.id.uid, Gid: l.id.gid, Groups: l.id.groups}
+	}
+	if cgfd >= 0 {
+		attr.Sys.UseCgroupFD = true
+		attr.Sys.CgroupFD = cgfd
+	}
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		pid, err, clean := forkOnThread(l, attr, register)
+		if clean {
+			runtime.UnlockOSThread()
+		}
+		done <- result{pid, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
+		return 0, -1, r.err
+	}
+	return r.pid, pidfd, nil
+}
+
+// forkOnThread runs on a locked thread. clean reports whether the thread is
+// back in the supervisor's own namespaces and cgroups.
+func forkOnThread(l *launch, attr *syscall.ProcAttr, register func(int)) (pid int, err error, clean bool) {
+	leaveNS, err := l.ns.Enter()
+	if err != nil {
+		return 0, fmt.Errorf("join pod namespaces: %w", err), false
+	}
+	leaveCG, err := l.cg.EnterThread(unix.Gettid())
+	if err != nil {
+		if lerr := leaveNS(); lerr != nil {
+			return 0, errors.Join(err, lerr), false
+		}
+		return 0, fmt.Errorf("join cgroup: %w", err), true
+	}
+	reapMu.RLock()
+	pid, err = syscall.ForkExec(l.path, l.argv, attr)
+	if err == nil {
+		register(pid)
+	}
+	reapMu.RUnlock()
+	if err != nil {
+		err = &startError{fmt.Errorf("exec %s: %w", l.path, err)}
+	}
+	clean = true
+	if cerr := leaveCG(); cerr != nil {
+		err, clean = errors.Join(err, cerr), false
+	}
+	if nerr := leaveNS(); nerr != nil {
+		err, clean = errors.Join(err, nerr), false
+	}
+	if err != nil && pid > 0 && !clean {
+		// The child runs; only the thread is dirty. Keep the child.
+		return pid, nil, false
+	}
+	return pid, err, clean
+}
+
+// siginfoChild is the part of siginfo_t that waitid fills for a child.
+type siginfoChild struct {
+	Signo  int32
+	Errno  int32
+	Code   int32
+	_      int32
+	Pid    int32
+	UID    uint32
+	Status int32
+	_      [100]byte
+}
+
+// exitStatus is how a process ended, as waitid reported it.
+type exitStatus struct {
+	code   int // exit status, or 128+signal
+	signal int // 0 when it exited by itself
+	at     time.Time
+}
+
+// waitPidfd waits, without holding an OS thread, for the process behind
+// pidfd to exit, reaps it and closes the pidfd. The pidfd is set
+// non-blocking and handed to Go's poller, which wakes this goroutine when the
+// process exits.
+func waitPidfd(f *os.File) (exitStatus, error) {
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return exitStatus{}, err
+	}
+	var info siginfoChild
+	var werr error
+	err = rc.Read(func(fd uintptr) bool {
+		info = siginfoChild{}
+		werr = unix.Waitid(unix.P_PIDFD, int(fd), (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOHANG, nil)
+		if werr == unix.EINTR {
+			return false
+		}
+		return werr != nil || info.Pid != 0
+	})
+	at := time.Now()
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return exitStatus{at: at}, err
+	}
+	switch info.Code {
+	case 1: // CLD_EXITED
+		return exitStatus{code: int(info.Status), at: at}, nil
+	default: // CLD_KILLED, CLD_DUMPED
+		return exitStatus{code: 128 + int(info.Status), signal: int(info.Status), at: at}, nil
+	}
+}
+
+// pidfdFile wraps a pidfd for the poller.
+func pidfdFile(pidfd int, name string) (*os.File, error) {
+	if err := unix.SetNonblock(pidfd, true); err != nil {
+		unix.Close(pidfd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(pidfd), name), nil
+}
+
+// signalPidfd sends sig through the pidfd; a process that is gone is not an
+// error.
+func signalPidfd(f *os.File, sig unix.Signal) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.PidfdSendSignal(int(fd), sig, nil, 0)
+	}); err != nil {
+		return err
+	}
+	if serr == unix.ESRCH {
+		return nil
+	}
+	return serr
+}

@@ -1,0 +1,408 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/cgroups"
+	"github.com/podvisor/podvisor/namespaces"
+	"github.com/podvisor/podvisor/pod"
+)
+
+// Defaults for Options.
+const (
+	DefaultRoot         = "/run/podvisor"
+	DefaultCgroupParent = "podvisor"
+)
+
+// Options configure a Supervisor. The zero value is usable.
+type Options struct {
+	// Root holds runtime files: <Root>/pods/<pod>/ (lock, logs) and the
+	// namespace files under <Root>/ns/<pod>/. Default DefaultRoot.
+	Root string
+	// CgroupParent is the cgroup under which pods' cgroups are made
+	// (/<CgroupParent>/<pod>). Default DefaultCgroupParent.
+	CgroupParent string
+	// Logger receives structured logs with pod and process fields. The
+	// zero value logs nothing.
+	Logger zerolog.Logger
+	// Output, if set, receives every line the processes write.
+	Output OutputFunc
+	// Cgroups is the host's cgroup layout; nil detects it.
+	Cgroups *cgroups.Hierarchy
+}
+
+// Supervisor keeps pods. Create one with New.
+type Supervisor struct {
+	opts Options
+	h    *cgroups.Hierarchy
+	bus  eventBus
+
+	mu     sync.Mutex
+	pods   map[string]*Pod
+	closed bool
+}
+
+// New makes a supervisor: it creates the root directory, detects the cgroup
+// layout, and makes this process a child subreaper that reaps its pods'
+// orphans.
+func New(opts Options) (*Supervisor, error) {
+	if opts.Root == "" {
+		opts.Root = DefaultRoot
+	}
+	if opts.CgroupParent == "" {
+		opts.CgroupParent = DefaultCgroupParent
+	}
+	opts.CgroupParent = strings.Trim(filepath.Clean("/"+opts.CgroupParent), "/")
+	if opts.CgroupParent == "" {
+		return nil, fmt.Errorf("cgroup parent: must not be the root cgroup: %w", pod.ErrInvalid)
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	opts.Root = root
+	if err := os.MkdirAll(filepath.Join(root, "pods"), 0o711); err != nil {
+		return nil, err
+	}
+	h := opts.Cgroups
+	if h == nil {
+		if h, err = cgroups.Detect(); err != nil {
+			return nil, err
+		}
+	}
+	if err := startReaper(); err != nil {
+		return nil, fmt.Errorf("child subreaper: %w", err)
+	}
+	addReapScope(opts.CgroupParent)
+	return &Supervisor{opts: opts, h: h, pods: map[string]*Pod{}}, nil
+}
+
+// Root is the supervisor's root directory.
+func (s *Supervisor) Root() string { return s.opts.Root }
+
+// Subscribe returns a channel of events and a function that ends the
+// subscription and closes the channel. A subscriber that falls more than
+// buffer events behind loses events.
+func (s *Supervisor) Subscribe(buffer int) (<-chan Event, func()) {
+	return s.bus.subscribe(max(buffer, 1))
+}
+
+// Get returns the pod called name, or an error matching pod.ErrNotFound.
+func (s *Supervisor) Get(name string) (*Pod, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.pods[name]; p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("pod %q: %w", name, pod.ErrNotFound)
+}
+
+// List returns the pods, sorted by name.
+func (s *Supervisor) List() []*Pod {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pods := make([]*Pod, 0, len(s.pods))
+	for _, p := range s.pods {
+		if p != nil {
+			pods = append(pods, p)
+		}
+	}
+	slices.SortFunc(pods, func(a, b *Pod) int { return strings.Compare(a.name, b.name) })
+	return pods
+}
+
+// Create validates spec (after applying defaults to a copy) and makes the
+// pod's cgroups, namespaces and log files, in phase Pending. A bad spec
+// gives an error matching pod.ErrInvalid that names the field; a taken name
+// one matching pod.ErrAlreadyExists. On error nothing is left behind.
+func (s *Supervisor) Create(spec *pod.Pod) (*Pod, error) {
+	if spec == nil {
+		return nil, fmt.Errorf("nil pod: %w", pod.ErrInvalid)
+	}
+	cp, err := clonePod(spec)
+	if err != nil {
+		return nil, err
+	}
+	cp.SetDefaults()
+	if err := cp.Validate(); err != nil {
+		return nil, err
+	}
+	name := cp.Metadata.Name
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errors.New("supervisor closed")
+	}
+	if _, taken := s.pods[name]; taken {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("pod %q: %w", name, pod.ErrAlreadyExists)
+	}
+	s.pods[name] = nil // reserved while it is made
+	s.mu.Unlock()
+
+	p, err := s.build(cp)
+	s.mu.Lock()
+	if err != nil {
+		delete(s.pods, name)
+	} else {
+		s.pods[name] = p
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	go p.loop()
+	p.log.Info().Str("cgroup", p.cg.Path()).Msg("created")
+	s.bus.publish(Event{Time: p.created, Type: EventCreated, Pod: name, Phase: pod.PhasePending})
+	return p, nil
+}
+
+// build makes the pod's kernel objects and files, undoing all on error.
+func (s *Supervisor) build(spec *pod.Pod) (_ *Pod, err error) {
+	name := spec.Metadata.Name
+	p := &Pod{
+		sv:      s,
+		name:    name,
+		spec:    spec,
+		log:     s.opts.Logger.With().Str("pod", name).Logger(),
+		dir:     filepath.Join(s.opts.Root, "pods", name),
+		nsDir:   filepath.Join(s.opts.Root, "ns", name),
+		cmds:    make(chan func()),
+		exits:   make(chan exitMsg),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		phase:   pod.PhasePending,
+		created: time.Now(),
+		changed: make(chan struct{}),
+		nInit:   len(spec.Spec.InitProcesses),
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	madeDir := false
+	if _, serr := os.Stat(p.dir); os.IsNotExist(serr) {
+		madeDir = true
+	}
+	if err := os.MkdirAll(filepath.Join(p.dir, "logs"), 0o750); err != nil {
+		return nil, err
+	}
+	if madeDir {
+		undo = append(undo, func() { os.RemoveAll(p.dir) })
+	}
+	// The lock says which supervisor owns the pod's name on this root; a
+	// crashed owner's lock is free again, and its leftovers are swept.
+	lock, err := os.OpenFile(filepath.Join(p.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("pod %q is run by another podvisor on root %s: %w", name, s.opts.Root, pod.ErrAlreadyExists)
+	}
+	p.lock = lock
+	undo = append(undo, func() { lock.Close() })
+	if err := s.sweep(p); err != nil {
+		return nil, err
+	}
+
+	cgPath := "/" + s.opts.CgroupParent + "/" + cgroupName(name)
+	if p.cg, err = s.h.Create(cgPath, limitsOf(spec.Spec.Resources.Limits)); err != nil {
+		return nil, fmt.Errorf("pod %q: %w", name, err)
+	}
+	undo = append(undo, func() { _ = p.cg.Destroy() })
+	add := func(ps []pod.Process, init bool) error {
+		for i := range ps {
+			pr := &proc{spec: &ps[i], init: init}
+			pr.st = pod.ProcessStatus{Name: pr.spec.Name, State: pod.StateWaiting}
+			if pr.cg, err = s.h.Create(cgPath+"/"+cgroupName(pr.spec.Name), limitsOf(pr.spec.Resources.Limits)); err != nil {
+				return fmt.Errorf("process %q: %w", pr.spec.Name, err)
+			}
+			undo = append(undo, func() { _ = pr.cg.Destroy() })
+			if pr.log, err = openLog(logPath(p.dir, pr.spec.Name)); err != nil {
+				return err
+			}
+			undo = append(undo, pr.log.close)
+			p.procs = append(p.procs, pr)
+		}
+		return nil
+	}
+	if err := add(spec.Spec.InitProcesses, true); err != nil {
+		return nil, err
+	}
+	if err := add(spec.Spec.Processes, false); err != nil {
+		return nil, err
+	}
+	p.nsp, err = namespaces.Create(p.nsDir, spec.Spec.Hostname, spec.Spec.Network == pod.NetworkHost)
+	if err != nil {
+		return nil, fmt.Errorf("pod %q namespaces: %w", name, err)
+	}
+	undo = append(undo, func() { _ = namespaces.Remove(p.nsDir) })
+	if p.nsh, err = namespaces.Open(p.nsp); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// sweep removes what a crashed owner of the same pod name left: namespace
+// files and cgroups (killing what still runs there).
+func (s *Supervisor) sweep(p *Pod) error {
+	if _, err := os.Stat(p.nsDir); err == nil {
+		p.log.Warn().Str("dir", p.nsDir).Msg("removing namespaces left by a previous run")
+		if err := namespaces.Remove(p.nsDir); err != nil {
+			return err
+		}
+	}
+	g, err := s.h.Open("/" + s.opts.CgroupParent + "/" + cgroupName(p.name))
+	if err != nil || !g.Exists() {
+		return err
+	}
+	p.log.Warn().Str("cgroup", g.Path()).Msg("removing cgroups left by a previous run")
+	entries, _ := os.ReadDir(g.UnifiedDir())
+	if g.UnifiedDir() == "" {
+		entries, _ = os.ReadDir(g.V1Dirs()["memory"])
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if child, err := s.h.Open(g.Path() + "/" + e.Name()); err == nil {
+				if err := child.Destroy(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return g.Destroy()
+}
+
+// RemoveOptions tune Remove.
+type RemoveOptions struct {
+	// Force stops a running pod first, with no grace period beyond Grace.
+	Force bool
+	// Grace overrides the spec's grace period for a forced stop.
+	Grace *time.Duration
+	// KeepLogs leaves <root>/pods/<pod>/logs in place.
+	KeepLogs bool
+}
+
+// Remove deletes a pod: its cgroups, namespace files, logs and directory.
+// A pod that is running or stopping is refused (pod.ErrConflict) unless
+// opts.Force, which stops it first.
+func (s *Supervisor) Remove(ctx context.Context, name string, opts RemoveOptions) error {
+	p, err := s.Get(name)
+	if err != nil {
+		return err
+	}
+	for {
+		var busy bool
+		if !p.do(func() {
+			busy = p.phase == pod.PhaseInitializing || p.phase == pod.PhaseRunning || p.phase == pod.PhaseTerminating
+			if !busy {
+				p.removed = true
+			}
+		}) {
+			return fmt.Errorf("pod %q: %w", name, pod.ErrNotFound)
+		}
+		if !busy {
+			break
+		}
+		if !opts.Force {
+			return fmt.Errorf("pod %q is %s (stop it first, or force): %w", name, p.Status().Phase, pod.ErrConflict)
+		}
+		if err := p.Stop(ctx, opts.Grace); err != nil {
+			return err
+		}
+	}
+	close(p.quit)
+	<-p.done
+	err = p.teardown(opts.KeepLogs)
+	s.mu.Lock()
+	delete(s.pods, name)
+	s.mu.Unlock()
+	p.log.Info().Msg("removed")
+	s.bus.publish(Event{Time: time.Now(), Type: EventRemoved, Pod: name})
+	return err
+}
+
+// teardown removes the pod's kernel objects and files.
+func (p *Pod) teardown(keepLogs bool) error {
+	var errs []error
+	if p.cg.Populated() {
+		_ = p.cg.Kill()
+	}
+	for _, pr := range p.procs {
+		if err := pr.cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+		pr.log.close()
+	}
+	if err := p.cg.Destroy(); err != nil {
+		errs = append(errs, err)
+	}
+	p.nsh.Close()
+	if err := namespaces.Remove(p.nsDir); err != nil {
+		errs = append(errs, err)
+	}
+	if keepLogs {
+		_ = os.Remove(filepath.Join(p.dir, "lock"))
+	} else if err := os.RemoveAll(p.dir); err != nil {
+		errs = append(errs, err)
+	}
+	p.lock.Close()
+	return errors.Join(errs...)
+}
+
+// Close stops every pod (each with its own grace period, in parallel),
+// removes them, and releases what the supervisor holds on the host (the
+// namespace directory's mount, an empty cgroup parent).
+func (s *Supervisor) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(s.List()))
+	for _, p := range s.List() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- s.Remove(ctx, p.name, RemoveOptions{Force: true})
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := namespaces.Release(filepath.Join(s.opts.Root, "ns")); err != nil {
+		errs = append(errs, err)
+	}
+	s.h.Prune(s.opts.CgroupParent)
+	removeReapScope(s.opts.CgroupParent)
+	return errors.Join(errs...)
+}
+
+// clonePod deep-copies a spec by encoding and decoding it.
+func clonePod(p *pod.Pod) (*pod.Pod, error) {
+	b, err := jsonMarshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return pod.Decode(b)
+}
