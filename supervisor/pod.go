@@ -49,6 +49,9 @@ type Pod struct {
 	changed chan struct{} // closed and replaced at every status change
 }
 
+// drainTimeout bounds the wait for a process's output after it exited.
+const drainTimeout = 2 * time.Second
+
 type stopState struct {
 	deadline time.Time
 	killed   bool
@@ -134,7 +137,11 @@ func (p *Pod) setPhase(ph pod.Phase, msg string) {
 	if ph == pod.PhaseFailed {
 		ev = p.log.Warn()
 	}
-	ev.Str("phase", string(ph)).Str("message", msg).Msg("pod phase")
+	ev = ev.Str("phase", string(ph))
+	if msg != "" {
+		ev = ev.Str("detail", msg)
+	}
+	ev.Msg("pod phase")
 	p.sv.bus.publish(Event{Time: time.Now(), Type: EventPhase, Pod: p.name, Phase: ph, Message: msg})
 }
 
@@ -284,6 +291,13 @@ func (p *Pod) onExit(m exitMsg) {
 		if err := pr.cg.Kill(); err != nil {
 			p.log.Warn().Err(err).Str("process", pr.spec.Name).Msg("kill leftovers")
 		}
+	}
+	// Its last lines are logged before its exit is: the writers are dead,
+	// so the pipes reach EOF at once (the bound is for a writer that
+	// escaped the cgroup).
+	select {
+	case <-run.drained:
+	case <-time.After(drainTimeout):
 	}
 	p.recordExit(pr, ex, run.started, m.st.at, msg)
 	p.afterExit(pr, ex, m.st.at.Sub(run.started))

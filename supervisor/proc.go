@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/podvisor/podvisor/cgroups"
 	"github.com/podvisor/podvisor/pod"
@@ -37,6 +36,8 @@ type running struct {
 	pid     int
 	pidfd   *os.File
 	started time.Time
+	// drained is closed when both output streams reached EOF.
+	drained chan struct{}
 }
 
 // exitMsg is a waiter's report to the owner goroutine.
@@ -102,8 +103,12 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 		errR.Close()
 		return nil, err
 	}
-	go p.pump(pr, Stdout, outR)
-	go p.pump(pr, Stderr, errR)
+	drained := make(chan struct{})
+	var pumps sync.WaitGroup
+	pumps.Add(2)
+	go p.pump(pr, Stdout, outR, &pumps)
+	go p.pump(pr, Stderr, errR, &pumps)
+	go func() { pumps.Wait(); close(drained) }()
 	pr.gen++
 	gen := pr.gen
 	go func() {
@@ -114,11 +119,12 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 		case <-p.done:
 		}
 	}()
-	return &running{pid: pid, pidfd: f, started: time.Now()}, nil
+	return &running{pid: pid, pidfd: f, started: time.Now(), drained: drained}, nil
 }
 
 // pump copies one output stream to the log file and the output function.
-func (p *Pod) pump(pr *proc, stream Stream, r *os.File) {
+func (p *Pod) pump(pr *proc, stream Stream, r *os.File, wg *sync.WaitGroup) {
+	defer wg.Done()
 	defer r.Close()
 	out := p.sv.opts.Output
 	copyLines(r, func(partial bool, line []byte) {
@@ -162,4 +168,3 @@ func isStartError(err error) bool {
 	return errors.As(err, &se)
 }
 
-var _ = unix.SIGKILL
