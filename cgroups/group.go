@@ -391,4 +391,3 @@ func (g *Group) OpenUnified() (int, error) {
 	}
 	return fd, nil
 }
-

@@ -167,4 +167,3 @@ func isStartError(err error) bool {
 	var se *startError
 	return errors.As(err, &se)
 }
-

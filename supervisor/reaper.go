@@ -28,7 +28,6 @@ var (
 	reaperOnce sync.Once
 )
 
-
 // ownedMu guards owned and reapScopes.
 var ownedMu sync.Mutex
 
