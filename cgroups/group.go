@@ -64,7 +64,8 @@ type Group struct {
 
 // Create makes the cgroup at path (absolute, relative to the cgroup root,
 // such as "/podvisor/web") in every hierarchy, creating missing parents, and
-// applies the limits. On error nothing it created is left.
+// applies the limits. On error the group itself is removed; parents it
+// created are left, as on success, for Hierarchy.Prune.
 func (h *Hierarchy) Create(path string, l Limits) (*Group, error) {
 	g, err := h.Open(path)
 	if err != nil {

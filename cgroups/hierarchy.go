@@ -3,7 +3,6 @@ package cgroups
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,7 +81,7 @@ func Detect() (*Hierarchy, error) {
 func (h *Hierarchy) v1Dir(c, p string) string {
 	m := h.V1[c]
 	rel := p
-	if m.Root != "/" && m.Root != "" {
+	if m.Root != "/" && m.Root != "" && (p == m.Root || strings.HasPrefix(p, m.Root+"/")) {
 		rel = strings.TrimPrefix(p, m.Root)
 	}
 	return filepath.Join(m.Dir, rel)
@@ -133,6 +132,3 @@ func ThreadPaths() (map[string]string, error) {
 	}
 	return OwnPaths(b), nil
 }
-
-// errNoCgroupKill is returned where cgroup.kill does not exist (kernel < 5.14).
-var errNoCgroupKill = errors.New("cgroup.kill not supported")

@@ -30,17 +30,37 @@ func Decode(data []byte) (*Pod, error) {
 	return &p, nil
 }
 
-// Load decodes a pod file, applies the defaults and validates it.
+// Load decodes a pod file, applies the defaults and validates it. Every
+// problem is reported at once: those of decoding (unknown fields, wrong
+// types), then those of validation on what could be decoded, leaving out a
+// field already reported.
 func Load(data []byte) (*Pod, error) {
-	p, err := Decode(data)
-	if err != nil {
-		return nil, err
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &FieldError{Detail: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
+	if len(doc.Content) == 0 {
+		return nil, &FieldError{Detail: "empty pod file"}
+	}
+	var p Pod
+	var errs ErrorList
+	decodeNode(doc.Content[0], reflect.ValueOf(&p).Elem(), "", &errs)
 	p.SetDefaults()
-	if err := p.Validate(); err != nil {
-		return nil, err
+	if verr := p.Validate(); verr != nil {
+		reported := map[string]bool{}
+		for _, e := range errs {
+			reported[e.Field] = true
+		}
+		for _, e := range verr.(ErrorList) {
+			if !reported[e.Field] {
+				errs = append(errs, e)
+			}
+		}
 	}
-	return p, nil
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &p, nil
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
