@@ -1,10 +1,12 @@
 package pod
 
 import (
+	"bytes"
 	"encoding"
+	"io"
+	"strconv"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -14,16 +16,13 @@ import (
 // unknown field, a duplicate key or a value of the wrong type is an error
 // naming the field path. It does not apply defaults or validate; Load does.
 func Decode(data []byte) (*Pod, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &FieldError{Detail: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	if len(doc.Content) == 0 {
-		return nil, &FieldError{Detail: "empty pod file"}
+	root, err := parseDoc(data)
+	if err != nil {
+		return nil, err
 	}
 	var p Pod
 	var errs ErrorList
-	decodeNode(doc.Content[0], reflect.ValueOf(&p).Elem(), "", &errs)
+	decodeNode(root, reflect.ValueOf(&p).Elem(), "", &errs)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -35,19 +34,18 @@ func Decode(data []byte) (*Pod, error) {
 // types), then those of validation on what could be decoded, leaving out a
 // field already reported.
 func Load(data []byte) (*Pod, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &FieldError{Detail: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	if len(doc.Content) == 0 {
-		return nil, &FieldError{Detail: "empty pod file"}
+	root, err := parseDoc(data)
+	if err != nil {
+		return nil, err
 	}
 	var p Pod
 	var errs ErrorList
-	decodeNode(doc.Content[0], reflect.ValueOf(&p).Elem(), "", &errs)
+	decodeNode(root, reflect.ValueOf(&p).Elem(), "", &errs)
+	hostnameSet := p.Spec.Hostname != ""
 	p.SetDefaults()
 	if verr := p.Validate(); verr != nil {
-		reported := map[string]bool{}
+		// A defaulted hostname repeats metadata.name's problem: say it once.
+		reported := map[string]bool{"spec.hostname": !hostnameSet}
 		for _, e := range errs {
 			reported[e.Field] = true
 		}
@@ -61,6 +59,47 @@ func Load(data []byte) (*Pod, error) {
 		return nil, errs
 	}
 	return &p, nil
+}
+
+// maxNodes bounds the work of decoding one file, aliases expanded, so a
+// small file of nested aliases cannot make decoding explode.
+const maxNodes = 100000
+
+// parseDoc parses exactly one YAML document.
+func parseDoc(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			return nil, &FieldError{Detail: "empty pod file"}
+		}
+		return nil, &FieldError{Detail: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		return nil, &FieldError{Detail: "a pod file holds exactly one YAML document"}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &FieldError{Detail: "empty pod file"}
+	}
+	if countNodes(doc.Content[0], 0) > maxNodes {
+		return nil, &FieldError{Detail: fmt.Sprintf("pod file too complex: more than %d values once aliases are expanded", maxNodes)}
+	}
+	return doc.Content[0], nil
+}
+
+func countNodes(n *yaml.Node, seen int) int {
+	seen++
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return countNodes(n.Alias, seen)
+	}
+	for _, c := range n.Content {
+		if seen > maxNodes {
+			return seen
+		}
+		seen = countNodes(c, seen)
+	}
+	return seen
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -141,8 +180,8 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 			errs.add(path, "must be an integer, got %q", n.Value)
 			return
 		}
-		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
-		if err != nil {
+		var i int64
+		if err := n.Decode(&i); err != nil {
 			errs.add(path, "must be an integer, got %q", n.Value)
 			return
 		}

@@ -38,7 +38,8 @@ func (e *FieldError) Error() string {
 // Is makes every FieldError match ErrInvalid.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 
-// ErrorList is every problem found in a spec, in document order.
+// ErrorList is every problem found in a spec: decoding problems in
+// document order, then validation problems.
 type ErrorList []*FieldError
 
 // Error joins the problems, one per line.

@@ -41,15 +41,16 @@ func ParseQuantity(s string) (Quantity, error) {
 		return Quantity{}, bad
 	}
 	factor := big.NewRat(1, 1)
+	suffixed := false
 	for _, sf := range quantitySuffixes {
 		if strings.HasSuffix(num, sf.suffix) {
-			// "1E" is a suffix but "1e3" is an exponent: only a plain number may precede a suffix.
 			num = strings.TrimSuffix(num, sf.suffix)
-			factor = sf.factor
+			factor, suffixed = sf.factor, true
 			break
 		}
 	}
-	if num == "" || !isDecimal(num) {
+	// "1E" is a suffix and "1e3" an exponent, but never both: "1e3Mi" is bad.
+	if num == "" || !isDecimal(num) || suffixed && strings.ContainsAny(num, "eE") {
 		return Quantity{}, bad
 	}
 	v, ok := new(big.Rat).SetString(num)

@@ -10,6 +10,9 @@ import (
 	"strings"
 )
 
+// MaxCPUMilli is the largest CPU limit accepted, in millicores.
+const MaxCPUMilli = 1 << 30
+
 // DefaultPath is the PATH a process gets unless its env sets one.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -160,6 +163,8 @@ func validatePolicy(errs *ErrorList, field string, p RestartPolicy, required boo
 func validateLimits(errs *ErrorList, field string, l Limits) {
 	if l.CPU != nil && l.CPU.Sign() <= 0 {
 		errs.add(field+".cpu", "must be positive, got %q", l.CPU)
+	} else if l.CPU != nil && l.CPU.Milli() > MaxCPUMilli {
+		errs.add(field+".cpu", "must be at most %d cores, got %q", MaxCPUMilli/1000, l.CPU)
 	}
 	if l.Memory != nil {
 		if l.Memory.Sign() <= 0 {

@@ -790,7 +790,6 @@ spec:
 		`metadata.labels["a"]: invalid label value "-"`,
 		`metadata.labels["b"]: invalid label value "x y"`,
 		`spec.restartPolicy: unsupported value "Often": must be Always, OnFailure or Never`,
-		`spec.hostname: "Bad" is not a lowercase RFC 1123 label`,
 		`spec.network: unsupported value "bridge": must be pod or host`,
 		`spec.resources.limits.pids: must be at least 1, got 0`,
 		`spec.processes[0].name: duplicate name "a"`,

@@ -423,7 +423,7 @@ func TestStopCancelsPendingRestart(t *testing.T) {
 	if time.Since(begin) > 2*time.Second {
 		t.Errorf("stop waited for a pending restart")
 	}
-	if st := p.Status(); st.Phase != pod.PhaseStopped || st.Processes[0].State != pod.StateTerminated {
+	if st := p.Status(); st.Phase != pod.PhaseStopped || st.Processes[0].State != pod.StateTerminated || st.Processes[0].Reason != pod.ReasonError {
 		t.Errorf("after stop: %+v", st)
 	}
 }

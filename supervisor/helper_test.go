@@ -79,7 +79,7 @@ func helper(mode string, args []string) int {
 			return 1
 		}
 		fmt.Println("shm created")
-		select {}
+		sleepForever()
 	case "shm-check":
 		for range 100 {
 			if id, err := unix.SysvShmGet(shmKey, 0, 0); err == nil {
@@ -93,7 +93,7 @@ func helper(mode string, args []string) int {
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ignoring TERM")
-		select {}
+		sleepForever()
 	case "hog":
 		var chunks [][]byte
 		for {
@@ -109,6 +109,14 @@ func helper(mode string, args []string) int {
 }
 
 const shmKey = 0x70d5
+
+// sleepForever blocks without tripping Go's deadlock detector (a bare
+// select{} with no other goroutine is a fatal error).
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
 
 var testSeq atomic.Int32
 

@@ -233,6 +233,7 @@ func (p *Pod) recordExit(pr *proc, ex pod.Exit, started, at time.Time, msg strin
 		sig = pod.SignalName(ex.Signal)
 	}
 	reason := ex.Reason()
+	pr.lastExit = reason
 	p.update(func() {
 		pr.st.State, pr.st.Reason, pr.st.Message = pod.StateTerminated, reason, msg
 		pr.st.PID, pr.st.Ready = 0, false
@@ -448,10 +449,13 @@ func (p *Pod) stop(grace time.Duration, w chan struct{}) {
 		p.setPhase(pod.PhaseTerminating, "")
 		p.stopping = &stopState{deadline: now.Add(grace), waiters: []chan struct{}{w}}
 		for _, pr := range p.procs {
+			if pr.st.Reason == pod.ReasonPodInitializing {
+				p.update(func() { pr.st.Reason = "" })
+			}
 			if !pr.restartAt.IsZero() {
 				pr.restartAt = time.Time{}
 				pr.final = true
-				p.update(func() { pr.st.State, pr.st.Message = pod.StateTerminated, "" })
+				p.update(func() { pr.st.State, pr.st.Reason, pr.st.Message = pod.StateTerminated, pr.lastExit, "" })
 			}
 			if pr.run == nil {
 				continue

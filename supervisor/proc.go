@@ -27,6 +27,7 @@ type proc struct {
 	final     bool // ended and will not restart
 	oomBase   uint64
 	killing   bool // SIGKILLed by a stop after the grace period
+	lastExit  string // reason of the last exit
 
 	st pod.ProcessStatus // guarded by Pod.mu
 }

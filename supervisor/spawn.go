@@ -65,8 +65,11 @@ func forkInPod(l *launch, register func(pid int)) (pid, pidfd int, err error) {
 			PidFD:  &pidfd,
 		},
 	}
-	if l.id.uid != 0 || l.id.gid != 0 || len(l.id.groups) > 0 {
-		attr.Sys.Credential = &syscall.Credential{Uid: l.id.uid, Gid: l.id.gid, Groups: l.id.groups}
+	// Always set: a root process gets exactly its groups, not the
+	// supervisor's supplementary groups.
+	attr.Sys.Credential = &syscall.Credential{Uid: l.id.uid, Gid: l.id.gid, Groups: l.id.groups}
+	if attr.Sys.Credential.Groups == nil {
+		attr.Sys.Credential.Groups = []uint32{}
 	}
 	if cgfd >= 0 {
 		attr.Sys.UseCgroupFD = true
