@@ -3,10 +3,10 @@ package pod
 import (
 	"bytes"
 	"encoding"
-	"io"
-	"strconv"
 	"fmt"
+	"io"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"

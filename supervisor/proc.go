@@ -26,7 +26,7 @@ type proc struct {
 	restartAt time.Time
 	final     bool // ended and will not restart
 	oomBase   uint64
-	killing   bool // SIGKILLed by a stop after the grace period
+	killing   bool   // SIGKILLed by a stop after the grace period
 	lastExit  string // reason of the last exit
 
 	st pod.ProcessStatus // guarded by Pod.mu

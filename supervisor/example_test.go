@@ -1,0 +1,58 @@
+package supervisor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/supervisor"
+)
+
+// Run a one-process pod to completion and print what it wrote. Needs root.
+func Example() {
+	root, _ := os.MkdirTemp("", "podvisor-example-")
+	defer os.RemoveAll(root)
+
+	spec, err := pod.Load([]byte(`
+apiVersion: podvisor/v1
+kind: Pod
+metadata: {name: example}
+spec:
+  restartPolicy: Never
+  processes:
+  - name: app
+    command: [sh, -c, "echo hello from $HOSTNAME"]
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sv, err := supervisor.New(supervisor.Options{
+		Root:         root,
+		CgroupParent: fmt.Sprintf("podvisor-example-%d", os.Getpid()),
+		Output: func(_, process string, _ supervisor.Stream, line []byte) {
+			fmt.Printf("%s | %s\n", process, line)
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer sv.Close(context.Background())
+
+	p, err := sv.Create(spec)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := p.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	st, _ := p.Wait(context.Background())
+	fmt.Println(st.Phase, st.Processes[0].Reason, *st.Processes[0].ExitCode)
+	// Output:
+	// app | hello from example
+	// Succeeded Completed 0
+}
