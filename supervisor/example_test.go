@@ -31,8 +31,8 @@ spec:
 	sv, err := supervisor.New(supervisor.Options{
 		Root:         root,
 		CgroupParent: fmt.Sprintf("podvisor-example-%d", os.Getpid()),
-		Output: func(_, process string, _ supervisor.Stream, line []byte) {
-			fmt.Printf("%s | %s\n", process, line)
+		Output: func(l supervisor.Line) {
+			fmt.Printf("%s | %s\n", l.Process, l.Text)
 		},
 	})
 	if err != nil {

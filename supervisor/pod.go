@@ -27,8 +27,9 @@ type Pod struct {
 	cg    *cgroups.Group
 	nsDir string
 	nsp   namespaces.Paths
-	nsh   *namespaces.Handle
-	procs []*proc // init processes first, then app processes
+	nsh    *namespaces.Handle
+	execCg *cgroups.Group
+	procs  []*proc // init processes first, then app processes
 	nInit int
 
 	cmds  chan func()
@@ -47,6 +48,11 @@ type Pod struct {
 	created time.Time
 	started *time.Time
 	changed chan struct{} // closed and replaced at every status change
+	desired Desired
+
+	persistKick chan struct{} // a state save is wanted
+	persistStop chan struct{}
+	persistDone chan struct{}
 }
 
 // drainTimeout bounds the wait for a process's output after it exited.
@@ -126,6 +132,7 @@ func (p *Pod) update(f func()) {
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
+	p.markDirty()
 }
 
 func (p *Pod) setPhase(ph pod.Phase, msg string) {
@@ -151,7 +158,11 @@ func (p *Pod) setPhase(ph pod.Phase, msg string) {
 // one runs it again (restart counts are kept).
 func (p *Pod) Start() error {
 	var err error
-	if !p.do(func() { err = p.start() }) {
+	if !p.do(func() {
+		if err = p.start(); err == nil {
+			p.setDesired(DesiredRunning)
+		}
+	}) {
 		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
 	}
 	return err
@@ -424,12 +435,23 @@ func (p *Pod) ended() {
 // or when ctx ends (the stop goes on). Stopping a pod that is not running
 // does nothing.
 func (p *Pod) Stop(ctx context.Context, grace *time.Duration) error {
+	return p.stopAndWait(ctx, grace, true)
+}
+
+// stopAndWait stops the pod; setDesired records that it should stay stopped
+// (a user's stop), as opposed to a supervisor shutdown's.
+func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, setDesired bool) error {
 	g := time.Duration(*p.spec.Spec.TerminationGracePeriodSeconds) * time.Second
 	if grace != nil {
 		g = max(*grace, 0)
 	}
 	w := make(chan struct{})
-	if !p.do(func() { p.stop(g, w) }) {
+	if !p.do(func() {
+		if setDesired {
+			p.setDesired(DesiredStopped)
+		}
+		p.stop(g, w)
+	}) {
 		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
 	}
 	select {

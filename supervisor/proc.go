@@ -128,10 +128,13 @@ func (p *Pod) pump(pr *proc, stream Stream, r *os.File, wg *sync.WaitGroup) {
 	defer wg.Done()
 	defer r.Close()
 	out := p.sv.opts.Output
-	copyLines(r, func(partial bool, line []byte) {
-		pr.log.write(stream, partial, line)
+	copyLines(r, func(partial bool, text []byte) {
+		now := time.Now()
+		pr.log.write(now, stream, partial, text)
+		l := Line{Time: now, Pod: p.name, Process: pr.spec.Name, Stream: stream, Partial: partial, Text: text}
+		p.sv.lines.publish(l)
 		if out != nil {
-			out(p.name, pr.spec.Name, stream, line)
+			out(l)
 		}
 	})
 }

@@ -33,6 +33,7 @@ type launch struct {
 	files []uintptr // stdin, stdout, stderr
 	ns    *namespaces.Handle
 	cg    *cgroups.Group
+	tty   bool // make fd 0 the controlling terminal
 }
 
 // errStart wraps errors that mean the process could not be started (its
@@ -61,8 +62,9 @@ func forkInPod(l *launch, register func(pid int)) (pid, pidfd int, err error) {
 		Env:   l.env,
 		Files: l.files,
 		Sys: &syscall.SysProcAttr{
-			Setsid: true,
-			PidFD:  &pidfd,
+			Setsid:  true,
+			Setctty: l.tty,
+			PidFD:   &pidfd,
 		},
 	}
 	// Always set: a root process gets exactly its groups, not the

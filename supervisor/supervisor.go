@@ -17,6 +17,7 @@ import (
 	"github.com/podvisor/podvisor/cgroups"
 	"github.com/podvisor/podvisor/namespaces"
 	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/supervisor/store"
 )
 
 // Defaults for Options.
@@ -40,17 +41,31 @@ type Options struct {
 	Output OutputFunc
 	// Cgroups is the host's cgroup layout; nil detects it.
 	Cgroups *cgroups.Hierarchy
+	// Persist keeps each pod's spec and state (desired state and status)
+	// in <Root>/pods/<pod>/spec.json and state.json, written atomically, so
+	// that Recover can bring the pods back after a restart.
+	Persist bool
+	// LogMaxSize rotates a process's log file past this size (bytes);
+	// default DefaultLogMaxSize. LogMaxFiles is how many files a process's
+	// log keeps, the current one included; default DefaultLogMaxFiles.
+	LogMaxSize  int64
+	LogMaxFiles int
 }
 
 // Supervisor keeps pods. Create one with New.
 type Supervisor struct {
 	opts Options
 	h    *cgroups.Hierarchy
-	bus  eventBus
+	bus   eventBus
+	lines lineBus
 
-	mu     sync.Mutex
-	pods   map[string]*Pod
-	closed bool
+	mu       sync.Mutex
+	pods     map[string]*Pod
+	closed   bool
+	logLimit struct {
+		size  int64
+		files int
+	}
 }
 
 // New makes a supervisor: it creates the root directory, detects the cgroup
@@ -72,6 +87,12 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	opts.Root = root
+	if opts.LogMaxSize <= 0 {
+		opts.LogMaxSize = DefaultLogMaxSize
+	}
+	if opts.LogMaxFiles <= 0 {
+		opts.LogMaxFiles = DefaultLogMaxFiles
+	}
 	if err := os.MkdirAll(filepath.Join(root, "pods"), 0o711); err != nil {
 		return nil, err
 	}
@@ -85,8 +106,43 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("child subreaper: %w", err)
 	}
 	addReapScope(opts.CgroupParent)
-	return &Supervisor{opts: opts, h: h, pods: map[string]*Pod{}}, nil
+	s := &Supervisor{opts: opts, h: h, pods: map[string]*Pod{}}
+	s.logLimit.size, s.logLimit.files = opts.LogMaxSize, opts.LogMaxFiles
+	return s, nil
 }
+
+// SetLogLimits changes log rotation for every process, now and later.
+func (s *Supervisor) SetLogLimits(maxSize int64, maxFiles int) {
+	if maxSize <= 0 {
+		maxSize = DefaultLogMaxSize
+	}
+	if maxFiles <= 0 {
+		maxFiles = DefaultLogMaxFiles
+	}
+	s.mu.Lock()
+	s.logLimit.size, s.logLimit.files = maxSize, maxFiles
+	pods := make([]*Pod, 0, len(s.pods))
+	for _, p := range s.pods {
+		if p != nil {
+			pods = append(pods, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range pods {
+		for _, pr := range p.procs {
+			pr.log.setLimits(maxSize, maxFiles)
+		}
+	}
+}
+
+func (s *Supervisor) logLimits() (int64, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logLimit.size, s.logLimit.files
+}
+
+// Hierarchy is the cgroup layout the supervisor uses.
+func (s *Supervisor) Hierarchy() *cgroups.Hierarchy { return s.h }
 
 // Root is the supervisor's root directory.
 func (s *Supervisor) Root() string { return s.opts.Root }
@@ -138,6 +194,12 @@ func (s *Supervisor) Create(spec *pod.Pod) (*Pod, error) {
 	if err := cp.Validate(); err != nil {
 		return nil, err
 	}
+	return s.create(cp, nil)
+}
+
+// create registers and builds a validated pod; saved, when not nil, is the
+// state a previous run persisted.
+func (s *Supervisor) create(cp *pod.Pod, saved *savedState) (*Pod, error) {
 	name := cp.Metadata.Name
 	s.mu.Lock()
 	if s.closed {
@@ -151,7 +213,7 @@ func (s *Supervisor) Create(spec *pod.Pod) (*Pod, error) {
 	s.pods[name] = nil // reserved while it is made
 	s.mu.Unlock()
 
-	p, err := s.build(cp)
+	p, err := s.build(cp, saved)
 	s.mu.Lock()
 	if err != nil {
 		delete(s.pods, name)
@@ -163,13 +225,23 @@ func (s *Supervisor) Create(spec *pod.Pod) (*Pod, error) {
 		return nil, err
 	}
 	go p.loop()
-	p.log.Info().Str("cgroup", p.cg.Path()).Msg("created")
-	s.bus.publish(Event{Time: p.created, Type: EventCreated, Pod: name, Phase: pod.PhasePending})
+	if s.opts.Persist {
+		go p.persistLoop()
+		if saved == nil {
+			p.markDirty()
+		}
+	} else {
+		close(p.persistDone)
+	}
+	if saved == nil {
+		p.log.Info().Str("cgroup", p.cg.Path()).Msg("created")
+		s.bus.publish(Event{Time: p.created, Type: EventCreated, Pod: name, Phase: pod.PhasePending})
+	}
 	return p, nil
 }
 
 // build makes the pod's kernel objects and files, undoing all on error.
-func (s *Supervisor) build(spec *pod.Pod) (_ *Pod, err error) {
+func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error) {
 	name := spec.Metadata.Name
 	p := &Pod{
 		sv:      s,
@@ -186,6 +258,11 @@ func (s *Supervisor) build(spec *pod.Pod) (_ *Pod, err error) {
 		created: time.Now(),
 		changed: make(chan struct{}),
 		nInit:   len(spec.Spec.InitProcesses),
+		desired: DesiredStopped,
+
+		persistKick: make(chan struct{}, 1),
+		persistStop: make(chan struct{}),
+		persistDone: make(chan struct{}),
 	}
 	var undo []func()
 	defer func() {
@@ -220,6 +297,11 @@ func (s *Supervisor) build(spec *pod.Pod) (_ *Pod, err error) {
 	if err := s.sweep(p); err != nil {
 		return nil, err
 	}
+	if s.opts.Persist && saved == nil {
+		if err := store.WriteJSON(filepath.Join(p.dir, specFile), spec); err != nil {
+			return nil, err
+		}
+	}
 
 	cgPath := "/" + s.opts.CgroupParent + "/" + cgroupName(name)
 	if p.cg, err = s.h.Create(cgPath, limitsOf(spec.Spec.Resources.Limits)); err != nil {
@@ -234,7 +316,8 @@ func (s *Supervisor) build(spec *pod.Pod) (_ *Pod, err error) {
 				return fmt.Errorf("process %q: %w", pr.spec.Name, err)
 			}
 			undo = append(undo, func() { _ = pr.cg.Destroy() })
-			if pr.log, err = openLog(logPath(p.dir, pr.spec.Name)); err != nil {
+			size, files := s.logLimits()
+			if pr.log, err = openLog(logPath(p.dir, pr.spec.Name), size, files); err != nil {
 				return err
 			}
 			undo = append(undo, pr.log.close)
@@ -255,6 +338,14 @@ func (s *Supervisor) build(spec *pod.Pod) (_ *Pod, err error) {
 	undo = append(undo, func() { _ = namespaces.Remove(p.nsDir) })
 	if p.nsh, err = namespaces.Open(p.nsp); err != nil {
 		return nil, err
+	}
+	// Exec sessions (podvisor exec without --process) run in a cgroup of
+	// their own inside the pod's; "_" keeps it apart from process names.
+	if p.execCg, err = s.h.Create(cgPath+"/"+execCgroup, cgroups.Limits{}); err != nil {
+		return nil, err
+	}
+	if saved != nil {
+		p.restore(saved)
 	}
 	return p, nil
 }
@@ -329,7 +420,13 @@ func (s *Supervisor) Remove(ctx context.Context, name string, opts RemoveOptions
 	}
 	close(p.quit)
 	<-p.done
-	err = p.teardown(opts.KeepLogs)
+	close(p.persistStop)
+	<-p.persistDone
+	mode := removeAll
+	if opts.KeepLogs {
+		mode = removeKeepLogs
+	}
+	err = p.teardown(mode)
 	s.mu.Lock()
 	delete(s.pods, name)
 	s.mu.Unlock()
@@ -338,8 +435,16 @@ func (s *Supervisor) Remove(ctx context.Context, name string, opts RemoveOptions
 	return err
 }
 
+type teardownMode int
+
+const (
+	removeAll      teardownMode = iota // everything
+	removeKeepLogs                     // all but <dir>/logs
+	removeKeepDir                      // kernel objects only: state and logs stay
+)
+
 // teardown removes the pod's kernel objects and files.
-func (p *Pod) teardown(keepLogs bool) error {
+func (p *Pod) teardown(mode teardownMode) error {
 	var errs []error
 	if p.cg.Populated() {
 		_ = p.cg.Kill()
@@ -350,6 +455,9 @@ func (p *Pod) teardown(keepLogs bool) error {
 		}
 		pr.log.close()
 	}
+	if err := p.execCg.Destroy(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := p.cg.Destroy(); err != nil {
 		errs = append(errs, err)
 	}
@@ -357,10 +465,15 @@ func (p *Pod) teardown(keepLogs bool) error {
 	if err := namespaces.Remove(p.nsDir); err != nil {
 		errs = append(errs, err)
 	}
-	if keepLogs {
-		_ = os.Remove(filepath.Join(p.dir, "lock"))
-	} else if err := os.RemoveAll(p.dir); err != nil {
-		errs = append(errs, err)
+	switch mode {
+	case removeKeepLogs:
+		for _, f := range []string{"lock", specFile, stateFile} {
+			_ = os.Remove(filepath.Join(p.dir, f))
+		}
+	case removeAll:
+		if err := os.RemoveAll(p.dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	p.lock.Close()
 	return errors.Join(errs...)
@@ -390,12 +503,19 @@ func (s *Supervisor) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := namespaces.Release(filepath.Join(s.opts.Root, "ns")); err != nil {
+	if err := s.release(); err != nil {
 		errs = append(errs, err)
 	}
+	return errors.Join(errs...)
+}
+
+// release gives back what the supervisor holds on the host once it has no
+// pod: the namespace directory's mount and an empty cgroup parent.
+func (s *Supervisor) release() error {
+	err := namespaces.Release(filepath.Join(s.opts.Root, "ns"))
 	s.h.Prune(s.opts.CgroupParent)
 	removeReapScope(s.opts.CgroupParent)
-	return errors.Join(errs...)
+	return err
 }
 
 // clonePod deep-copies a spec by encoding and decoding it.

@@ -128,7 +128,7 @@ spec:
 
 func TestVersion(t *testing.T) {
 	c := newCLI(t, false)
-	out, _, code := c.run(t, "version")
+	out, _, code := c.run(t, "version", "--client")
 	if code != 0 || !strings.HasPrefix(out, "Client: podvisor ") {
 		t.Errorf("version: %d %q", code, out)
 	}

@@ -41,7 +41,7 @@ func (e errExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(reorderArgs(app, args))
 	if err == nil {
 		return 0
 	}
@@ -67,11 +67,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"PODVISOR_LOG_LEVEL"}, Usage: "podvisor's own log level: debug, info, warn, error"},
 			&cli.StringFlag{Name: "log-format", Value: "console", EnvVars: []string{"PODVISOR_LOG_FORMAT"}, Usage: "console or json"},
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			upCommand(),
+			daemonCommand(),
 			validateCommand(),
 			versionCommand(),
-		},
+		}, clientCommands()...),
 	}
 }
 

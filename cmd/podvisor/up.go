@@ -45,7 +45,8 @@ type prefixWriter struct {
 
 var palette = []int{36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94}
 
-func (pw *prefixWriter) line(_, process string, _ supervisor.Stream, line []byte) {
+func (pw *prefixWriter) line(l supervisor.Line) {
+	process, line := l.Process, l.Text
 	pw.mu.Lock()
 	defer pw.mu.Unlock()
 	if pw.colour {

@@ -51,8 +51,8 @@ func run() error {
 		Root:         os.Getenv("PODVISOR_ROOT"),
 		CgroupParent: os.Getenv("PODVISOR_CGROUP_PARENT"),
 		Logger:       zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).With().Timestamp().Logger(),
-		Output: func(podName, process string, _ supervisor.Stream, line []byte) {
-			fmt.Printf("%s/%s | %s\n", podName, process, line)
+		Output: func(l supervisor.Line) {
+			fmt.Printf("%s/%s | %s\n", l.Pod, l.Process, l.Text)
 		},
 	})
 	if err != nil {

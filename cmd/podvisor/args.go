@@ -1,0 +1,89 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// reorderArgs lets flags follow the arguments, as kubectl allows
+// ("podvisor stop web --timeout 5", "podvisor logs web -f"): urfave/cli
+// stops at the first argument, so flags found after it are moved in front.
+// A global flag given after the command moves before the command. Nothing
+// after "--" moves.
+func reorderArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	globals := flagTable(app.Flags)
+	// Find the command: the first token that is not a global flag or its value.
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		name, hasValue := flagName(args[i])
+		i++
+		if takesValue, ok := globals[name]; ok && takesValue && !hasValue {
+			i++
+		}
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil {
+		return args
+	}
+	local := flagTable(cmd.Flags)
+	var front, flags, positional []string
+	front = append(front, args[:i]...)
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			positional = append(positional, rest[j:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			positional = append(positional, a)
+			continue
+		}
+		name, hasValue := flagName(a)
+		if takesValue, ok := globals[name]; ok {
+			if _, shadowed := local[name]; !shadowed {
+				front = append(front, a)
+				if takesValue && !hasValue && j+1 < len(rest) {
+					j++
+					front = append(front, rest[j])
+				}
+				continue
+			}
+		}
+		flags = append(flags, a)
+		if takesValue, ok := local[name]; ok && takesValue && !hasValue && j+1 < len(rest) {
+			j++
+			flags = append(flags, rest[j])
+		}
+	}
+	out := append(front, args[i])
+	out = append(out, flags...)
+	return append(out, positional...)
+}
+
+// flagTable maps each flag name and alias to whether it takes a value.
+func flagTable(flags []cli.Flag) map[string]bool {
+	t := map[string]bool{}
+	for _, f := range flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			t[n] = !isBool
+		}
+	}
+	return t
+}
+
+func flagName(arg string) (name string, hasValue bool) {
+	name = strings.TrimLeft(arg, "-")
+	if k, _, ok := strings.Cut(name, "="); ok {
+		return k, true
+	}
+	return name, false
+}

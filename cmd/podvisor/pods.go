@@ -1,0 +1,404 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/supervisor/api"
+	"github.com/podvisor/podvisor/supervisor/daemon"
+)
+
+func socketFlag() cli.Flag {
+	return &cli.StringFlag{Name: "socket", Value: daemon.DefaultSocket, EnvVars: []string{"PODVISOR_SOCKET"}, Usage: "the daemon's API socket"}
+}
+
+func client(c *cli.Context) *api.Client { return api.NewClient(c.String("socket")) }
+
+func readSpec(file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(file)
+}
+
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s: exactly one %s is needed", c.Command.Name, what)
+	}
+	return c.Args().First(), nil
+}
+
+// checkStarted turns a pod that failed while starting into an error.
+func checkStarted(st pod.Status) error {
+	if st.Phase == pod.PhaseFailed {
+		msg := st.Message
+		if msg == "" {
+			msg = "failed"
+		}
+		for _, ps := range append(st.Init, st.Processes...) {
+			if ps.Reason == pod.ReasonStartError || ps.Reason == pod.ReasonError || ps.Reason == pod.ReasonOOMKilled {
+				if ps.Message != "" {
+					msg += ": " + ps.Message
+				}
+				break
+			}
+		}
+		return fmt.Errorf("pod %s failed: %s", st.Name, msg)
+	}
+	return nil
+}
+
+func clientCommands() []*cli.Command {
+	timeout := &cli.IntFlag{Name: "timeout", Usage: "grace period in seconds, instead of the pod's terminationGracePeriodSeconds"}
+	return []*cli.Command{
+		{
+			Name: "run", Usage: "create a pod from FILE and start it; returns once its processes have started", ArgsUsage: "FILE",
+			Flags: []cli.Flag{socketFlag()},
+			Action: func(c *cli.Context) error {
+				file, err := oneArg(c, "FILE")
+				if err != nil {
+					return err
+				}
+				spec, err := readSpec(file)
+				if err != nil {
+					return err
+				}
+				st, err := client(c).Create(c.Context, spec, true, true)
+				if err != nil {
+					return err
+				}
+				if err := checkStarted(st); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, st.Name)
+				return nil
+			},
+		},
+		{
+			Name: "create", Usage: "create a pod from FILE without starting it", ArgsUsage: "FILE",
+			Flags: []cli.Flag{socketFlag()},
+			Action: func(c *cli.Context) error {
+				file, err := oneArg(c, "FILE")
+				if err != nil {
+					return err
+				}
+				spec, err := readSpec(file)
+				if err != nil {
+					return err
+				}
+				st, err := client(c).Create(c.Context, spec, false, false)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, st.Name)
+				return nil
+			},
+		},
+		{
+			Name: "start", Usage: "start a pod; returns once its processes have started", ArgsUsage: "NAME",
+			Flags: []cli.Flag{socketFlag()},
+			Action: func(c *cli.Context) error {
+				name, err := oneArg(c, "NAME")
+				if err != nil {
+					return err
+				}
+				st, err := client(c).Start(c.Context, name, true)
+				if err != nil {
+					return err
+				}
+				if err := checkStarted(st); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, name)
+				return nil
+			},
+		},
+		{
+			Name: "restart", Usage: "stop a pod, then start it again", ArgsUsage: "NAME",
+			Flags: []cli.Flag{socketFlag(), timeout},
+			Action: func(c *cli.Context) error {
+				name, err := oneArg(c, "NAME")
+				if err != nil {
+					return err
+				}
+				st, err := client(c).Restart(c.Context, name, intFlag(c, "timeout"))
+				if err != nil {
+					return err
+				}
+				if err := checkStarted(st); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, name)
+				return nil
+			},
+		},
+		{
+			Name: "stop", Usage: "stop a pod (stop signals, grace period, then SIGKILL); returns once it is stopped", ArgsUsage: "NAME",
+			Flags: []cli.Flag{socketFlag(), timeout},
+			Action: func(c *cli.Context) error {
+				name, err := oneArg(c, "NAME")
+				if err != nil {
+					return err
+				}
+				if _, err := client(c).Stop(c.Context, name, intFlag(c, "timeout")); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, name)
+				return nil
+			},
+		},
+		{
+			Name: "rm", Usage: "remove pods; -f stops running ones first", ArgsUsage: "NAME...",
+			Flags: []cli.Flag{socketFlag(), &cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "stop a running pod first"}, timeout},
+			Action: func(c *cli.Context) error {
+				if c.NArg() == 0 {
+					return errors.New("rm: at least one NAME is needed")
+				}
+				var errs []error
+				for _, name := range c.Args().Slice() {
+					if err := client(c).Remove(c.Context, name, c.Bool("force"), intFlag(c, "timeout")); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					fmt.Fprintln(c.App.Writer, name)
+				}
+				return errors.Join(errs...)
+			},
+		},
+		{
+			Name: "ps", Usage: "list pods",
+			Flags: []cli.Flag{socketFlag(), outputFlag("table", "table, wide, json or yaml")},
+			Action: func(c *cli.Context) error {
+				pods, err := client(c).List(c.Context)
+				if err != nil {
+					return err
+				}
+				switch o := c.String("output"); o {
+				case "table", "wide":
+					return printTable(c.App.Writer, pods, o == "wide")
+				case "json":
+					return printJSON(c.App.Writer, pods)
+				case "yaml":
+					return printYAML(c.App.Writer, pods)
+				default:
+					return fmt.Errorf("-o: must be table, wide, json or yaml, got %q", o)
+				}
+			},
+		},
+		{
+			Name: "inspect", Usage: "print a pod's status", ArgsUsage: "NAME",
+			Flags: []cli.Flag{socketFlag(), outputFlag("json", "json or yaml")},
+			Action: func(c *cli.Context) error {
+				name, err := oneArg(c, "NAME")
+				if err != nil {
+					return err
+				}
+				st, err := client(c).Get(c.Context, name)
+				if err != nil {
+					return err
+				}
+				switch o := c.String("output"); o {
+				case "json":
+					return printJSON(c.App.Writer, st)
+				case "yaml":
+					return printYAML(c.App.Writer, st)
+				default:
+					return fmt.Errorf("-o: must be json or yaml, got %q", o)
+				}
+			},
+		},
+		{
+			Name: "logs", Usage: "print a pod's logs: one process, or all interleaved in time", ArgsUsage: "NAME [PROCESS]",
+			Flags: []cli.Flag{
+				socketFlag(),
+				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines, across restarts"},
+				&cli.IntFlag{Name: "tail", Value: -1, Usage: "only the last N lines"},
+				&cli.BoolFlag{Name: "timestamps", Usage: "prefix each line with its time (RFC 3339)"},
+			},
+			Action: logsAction,
+		},
+		{
+			Name: "events", Usage: "print recent events; -f follows new ones",
+			Flags: []cli.Flag{
+				socketFlag(),
+				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events"},
+				outputFlag("table", "table or json (JSON lines)"),
+			},
+			Action: eventsAction,
+		},
+		execCommand(),
+	}
+}
+
+func outputFlag(def, usage string) cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: def, Usage: usage}
+}
+
+func intFlag(c *cli.Context, name string) *int {
+	if !c.IsSet(name) {
+		return nil
+	}
+	v := c.Int(name)
+	return &v
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printYAML prints v as YAML with the JSON field names.
+func printYAML(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return err
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	return enc.Encode(generic)
+}
+
+func printTable(w io.Writer, pods []pod.Status, wide bool) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	if wide {
+		fmt.Fprintln(tw, "NAME\tPHASE\tREADY\tRESTARTS\tAGE\tPIDS\tCGROUP\tMESSAGE")
+	} else {
+		fmt.Fprintln(tw, "NAME\tPHASE\tREADY\tRESTARTS\tAGE")
+	}
+	for _, st := range pods {
+		ready, total := st.Ready()
+		row := fmt.Sprintf("%s\t%s\t%d/%d\t%d\t%s", st.Name, st.Phase, ready, total, st.Restarts(), age(time.Since(st.CreatedAt)))
+		if wide {
+			var pids []string
+			for _, ps := range append(st.Init, st.Processes...) {
+				if ps.PID > 0 {
+					pids = append(pids, strconv.Itoa(ps.PID))
+				}
+			}
+			p := strings.Join(pids, ",")
+			if p == "" {
+				p = "-"
+			}
+			row += fmt.Sprintf("\t%s\t%s\t%s", p, st.Cgroup, st.Message)
+		}
+		fmt.Fprintln(tw, row)
+	}
+	return tw.Flush()
+}
+
+// age prints a duration the way kubectl does: 45s, 3m12s, 5h, 2d.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < 10*time.Minute:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
+func logsAction(c *cli.Context) error {
+	if c.NArg() < 1 || c.NArg() > 2 {
+		return errors.New("logs: NAME [PROCESS] is needed")
+	}
+	name, process := c.Args().Get(0), c.Args().Get(1)
+	ctx := c.Context
+	if c.Bool("follow") {
+		var cancel context.CancelFunc
+		ctx, cancel = signalContext(ctx)
+		defer cancel()
+	}
+	w := c.App.Writer
+	return client(c).Logs(ctx, name, api.LogsOptions{Process: process, Tail: c.Int("tail"), Follow: c.Bool("follow")}, func(e supervisor.LogEntry) error {
+		var b strings.Builder
+		if c.Bool("timestamps") {
+			b.WriteString(e.Time.Format(time.RFC3339Nano))
+			b.WriteByte(' ')
+		}
+		if process == "" {
+			b.WriteString(e.Process)
+			b.WriteString(" | ")
+		}
+		b.WriteString(e.Line)
+		if !e.Partial {
+			b.WriteByte('\n')
+		}
+		_, err := io.WriteString(w, b.String())
+		return err
+	})
+}
+
+func eventsAction(c *cli.Context) error {
+	ctx := c.Context
+	if c.Bool("follow") {
+		var cancel context.CancelFunc
+		ctx, cancel = signalContext(ctx)
+		defer cancel()
+	}
+	o := c.String("output")
+	if o != "table" && o != "json" {
+		return fmt.Errorf("-o: must be table or json, got %q", o)
+	}
+	w := c.App.Writer
+	enc := json.NewEncoder(w)
+	return client(c).Events(ctx, c.Bool("follow"), func(e supervisor.Event) error {
+		if o == "json" {
+			return enc.Encode(e)
+		}
+		_, err := fmt.Fprintln(w, formatEvent(e))
+		return err
+	})
+}
+
+func formatEvent(e supervisor.Event) string {
+	subject := e.Pod
+	if e.Process != "" {
+		subject += "/" + e.Process
+	}
+	var detail []string
+	if e.PID != 0 {
+		detail = append(detail, fmt.Sprintf("pid=%d", e.PID))
+	}
+	if e.ExitCode != nil {
+		detail = append(detail, fmt.Sprintf("exitCode=%d", *e.ExitCode))
+	}
+	if e.Signal != "" {
+		detail = append(detail, "signal="+e.Signal)
+	}
+	if e.Reason != "" {
+		detail = append(detail, "reason="+e.Reason)
+	}
+	if e.Delay != "" {
+		detail = append(detail, "delay="+e.Delay)
+	}
+	if e.Phase != "" {
+		detail = append(detail, "phase="+string(e.Phase))
+	}
+	if e.Message != "" {
+		detail = append(detail, "message="+strconv.Quote(e.Message))
+	}
+	return fmt.Sprintf("%s  %-12s %s %s", e.Time.Local().Format("2006-01-02T15:04:05.000"), e.Type, subject, strings.Join(detail, " "))
+}

@@ -1,0 +1,231 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/supervisor"
+)
+
+// Client talks to a podvisor daemon over its unix socket.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the daemon listening on socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableCompression: true,
+	}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+}
+
+// Socket is the socket the client talks to.
+func (c *Client) Socket() string { return c.socket }
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, out any) error {
+	resp, err := c.send(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode daemon answer: %w", err)
+	}
+	return nil
+}
+
+// send makes a request and turns an error answer into an *Error.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	u := "http://podvisor" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the podvisor daemon at %s: %w", c.socket, unwrapURL(err))
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var eb ErrorBody
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+			eb = ErrorBody{Error: fmt.Sprintf("daemon answered %s", resp.Status), Code: CodeInternal}
+		}
+		return nil, &Error{Status: resp.StatusCode, Code: eb.Code, Message: eb.Error}
+	}
+	return resp, nil
+}
+
+func unwrapURL(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// Version returns the daemon's version.
+func (c *Client) Version(ctx context.Context) (VersionInfo, error) {
+	var v VersionInfo
+	return v, c.do(ctx, "GET", "/v1/version", nil, nil, &v)
+}
+
+// List returns every pod's status.
+func (c *Client) List(ctx context.Context) ([]pod.Status, error) {
+	var out []pod.Status
+	return out, c.do(ctx, "GET", "/v1/pods", nil, nil, &out)
+}
+
+// Get returns one pod's status.
+func (c *Client) Get(ctx context.Context, name string) (pod.Status, error) {
+	var st pod.Status
+	return st, c.do(ctx, "GET", "/v1/pods/"+url.PathEscape(name), nil, nil, &st)
+}
+
+// Spec returns one pod's spec, defaults applied.
+func (c *Client) Spec(ctx context.Context, name string) (*pod.Pod, error) {
+	var p pod.Pod
+	if err := c.do(ctx, "GET", "/v1/pods/"+url.PathEscape(name)+"/spec", nil, nil, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Create sends a pod file (YAML or JSON). With start, the pod is started;
+// with wait too, the call returns once it has started (see Started).
+func (c *Client) Create(ctx context.Context, spec []byte, start, wait bool) (pod.Status, error) {
+	q := url.Values{}
+	if start {
+		q.Set("start", "true")
+	}
+	if wait {
+		q.Set("wait", "true")
+	}
+	var st pod.Status
+	return st, c.do(ctx, "POST", "/v1/pods", q, spec, &st)
+}
+
+// Start starts a pod; with wait, it returns once the pod has started.
+func (c *Client) Start(ctx context.Context, name string, wait bool) (pod.Status, error) {
+	q := url.Values{}
+	if wait {
+		q.Set("wait", "true")
+	}
+	var st pod.Status
+	return st, c.do(ctx, "POST", "/v1/pods/"+url.PathEscape(name)+"/start", q, nil, &st)
+}
+
+func timeoutQuery(timeout *int) url.Values {
+	q := url.Values{}
+	if timeout != nil {
+		q.Set("timeout", strconv.Itoa(*timeout))
+	}
+	return q
+}
+
+// Stop stops a pod and returns once it is stopped; timeout (seconds)
+// overrides the grace period when not nil.
+func (c *Client) Stop(ctx context.Context, name string, timeout *int) (pod.Status, error) {
+	var st pod.Status
+	return st, c.do(ctx, "POST", "/v1/pods/"+url.PathEscape(name)+"/stop", timeoutQuery(timeout), nil, &st)
+}
+
+// Restart stops and starts a pod, and returns once it has started again.
+func (c *Client) Restart(ctx context.Context, name string, timeout *int) (pod.Status, error) {
+	q := timeoutQuery(timeout)
+	q.Set("wait", "true")
+	var st pod.Status
+	return st, c.do(ctx, "POST", "/v1/pods/"+url.PathEscape(name)+"/restart", q, nil, &st)
+}
+
+// Remove deletes a pod; force stops a running one first.
+func (c *Client) Remove(ctx context.Context, name string, force bool, timeout *int) error {
+	q := timeoutQuery(timeout)
+	if force {
+		q.Set("force", "true")
+	}
+	return c.do(ctx, "DELETE", "/v1/pods/"+url.PathEscape(name), q, nil, nil)
+}
+
+// LogsOptions select log lines.
+type LogsOptions struct {
+	// Process limits the lines to one process; "" is all, merged in time.
+	Process string
+	// Tail keeps the last Tail lines; < 0 is all.
+	Tail int
+	// Follow keeps streaming new lines, across restarts, until ctx ends.
+	Follow bool
+}
+
+// Logs streams a pod's log lines to fn.
+func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, fn func(supervisor.LogEntry) error) error {
+	q := url.Values{}
+	if o.Process != "" {
+		q.Set("process", o.Process)
+	}
+	if o.Tail >= 0 {
+		q.Set("tail", strconv.Itoa(o.Tail))
+	}
+	if o.Follow {
+		q.Set("follow", "true")
+	}
+	return stream(c, ctx, "/v1/pods/"+url.PathEscape(name)+"/logs", q, fn)
+}
+
+// Events streams recent events, then new ones with follow, to fn.
+func (c *Client) Events(ctx context.Context, follow bool, fn func(supervisor.Event) error) error {
+	q := url.Values{}
+	if follow {
+		q.Set("follow", "true")
+	}
+	return stream(c, ctx, "/v1/events", q, fn)
+}
+
+func stream[T any](c *Client, ctx context.Context, path string, q url.Values, fn func(T) error) error {
+	resp, err := c.send(ctx, "GET", path, q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return fmt.Errorf("decode daemon stream: %w", err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}

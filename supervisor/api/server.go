@@ -1,0 +1,494 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/supervisor"
+)
+
+// VersionInfo answers GET /v1/version.
+type VersionInfo struct {
+	Version    string `json:"version"`
+	APIVersion string `json:"apiVersion"`
+	GoVersion  string `json:"goVersion"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+}
+
+// Server serves the API for one supervisor.
+type Server struct {
+	// Supervisor does the work.
+	Supervisor *supervisor.Supervisor
+	// Log receives a line per refused client and per failed request.
+	Log zerolog.Logger
+	// Version is reported by /v1/version.
+	Version string
+	// Group is the group whose members may use the API besides root;
+	// default "podvisor". A missing group admits root only.
+	Group string
+
+	once    sync.Once
+	gid     int // -1 when the group does not exist
+	mu      sync.Mutex
+	history []supervisor.Event // the last historySize events
+	stop    func()
+}
+
+const historySize = 1000
+
+// Start begins recording events for /v1/events. Call it before the
+// supervisor recovers or creates pods; Close ends it.
+func (s *Server) Start() {
+	s.once.Do(s.init)
+}
+
+func (s *Server) init() {
+	s.gid = -1
+	name := s.Group
+	if name == "" {
+		name = "podvisor"
+	}
+	if g, err := user.LookupGroup(name); err == nil {
+		s.gid, _ = strconv.Atoi(g.Gid)
+	}
+	events, stop := s.Supervisor.Subscribe(4096)
+	s.stop = stop
+	go func() {
+		for e := range events {
+			s.mu.Lock()
+			if len(s.history) >= historySize {
+				s.history = append(s.history[:0], s.history[len(s.history)-historySize/2:]...)
+			}
+			s.history = append(s.history, e)
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// Close stops recording events.
+func (s *Server) Close() {
+	s.Start()
+	s.stop()
+}
+
+// GID is the admitted group's id, or -1.
+func (s *Server) GID() int {
+	s.Start()
+	return s.gid
+}
+
+type credKey struct{}
+
+// ConnContext records the peer credentials of a unix socket connection;
+// set it as http.Server.ConnContext.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return ctx
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return ctx
+	}
+	var cred *unix.Ucred
+	_ = raw.Control(func(fd uintptr) {
+		cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if cred == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, credKey{}, cred)
+}
+
+// allowed admits root and members of the group.
+func (s *Server) allowed(cred *unix.Ucred) bool {
+	if cred == nil {
+		return false
+	}
+	if cred.Uid == 0 {
+		return true
+	}
+	if s.gid < 0 {
+		return false
+	}
+	if int(cred.Gid) == s.gid {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cred.Pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if groups, ok := strings.CutPrefix(line, "Groups:"); ok {
+			for _, g := range strings.Fields(groups) {
+				if g == strconv.Itoa(s.gid) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Handler returns the API's HTTP handler. Use it with a server whose
+// ConnContext is ConnContext, so that peers are checked.
+func (s *Server) Handler() http.Handler {
+	s.Start()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/version", s.version)
+	mux.HandleFunc("GET /v1/pods", s.list)
+	mux.HandleFunc("POST /v1/pods", s.create)
+	mux.HandleFunc("GET /v1/pods/{name}", s.get)
+	mux.HandleFunc("GET /v1/pods/{name}/spec", s.spec)
+	mux.HandleFunc("DELETE /v1/pods/{name}", s.remove)
+	mux.HandleFunc("POST /v1/pods/{name}/start", s.start)
+	mux.HandleFunc("POST /v1/pods/{name}/stop", s.stopPod)
+	mux.HandleFunc("POST /v1/pods/{name}/restart", s.restart)
+	mux.HandleFunc("GET /v1/pods/{name}/logs", s.logs)
+	mux.HandleFunc("GET /v1/events", s.events)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred, _ := r.Context().Value(credKey{}).(*unix.Ucred)
+		if !s.allowed(cred) {
+			uid, pid := -1, -1
+			if cred != nil {
+				uid, pid = int(cred.Uid), int(cred.Pid)
+			}
+			s.Log.Warn().Int("uid", uid).Int("pid", pid).Str("path", r.URL.Path).Msg("refused API client: not root nor in the podvisor group")
+			writeJSON(w, http.StatusForbidden, ErrorBody{Error: "permission denied: podvisor's API is for root and the podvisor group", Code: CodeForbidden})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, status := classify(err)
+	if status == http.StatusInternalServerError {
+		s.Log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("request failed")
+	}
+	writeJSON(w, status, ErrorBody{Error: err.Error(), Code: code})
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, VersionInfo{Version: s.Version, APIVersion: "v1", GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	pods := s.Supervisor.List()
+	out := make([]pod.Status, 0, len(pods))
+	for _, p := range pods {
+		out = append(out, p.Status())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) pod(w http.ResponseWriter, r *http.Request) (*supervisor.Pod, bool) {
+	p, err := s.Supervisor.Get(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return p, true
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	if p, ok := s.pod(w, r); ok {
+		writeJSON(w, http.StatusOK, p.Status())
+	}
+}
+
+func (s *Server) spec(w http.ResponseWriter, r *http.Request) {
+	if p, ok := s.pod(w, r); ok {
+		writeJSON(w, http.StatusOK, p.Spec())
+	}
+}
+
+// maxSpec bounds a request body.
+const maxSpec = 1 << 20
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(body) > maxSpec {
+		s.fail(w, r, fmt.Errorf("pod spec larger than %d bytes: %w", maxSpec, pod.ErrInvalid))
+		return
+	}
+	spec, err := pod.Load(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.Supervisor.Create(spec)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("start") == "true" {
+		if err := p.Start(); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if r.URL.Query().Get("wait") == "true" {
+			if _, err := p.WaitFor(r.Context(), Started); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+	}
+	writeJSON(w, http.StatusCreated, p.Status())
+}
+
+// Started reports whether a pod that was started is done starting: its init
+// processes completed and each app process has been started at least once
+// since, or the pod has ended.
+func Started(s *pod.Status) bool {
+	switch s.Phase {
+	case pod.PhaseFailed, pod.PhaseSucceeded, pod.PhaseStopped:
+		return true
+	case pod.PhaseRunning:
+		for _, ps := range s.Processes {
+			if ps.StartedAt == nil || s.StartedAt != nil && ps.StartedAt.Before(*s.StartedAt) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (s *Server) start(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.pod(w, r)
+	if !ok {
+		return
+	}
+	if err := p.Start(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("wait") == "true" {
+		if _, err := p.WaitFor(r.Context(), Started); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, p.Status())
+}
+
+// grace reads ?timeout=SECONDS; nil when absent.
+func grace(r *http.Request) (*time.Duration, error) {
+	t := r.URL.Query().Get("timeout")
+	if t == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("timeout: must be a whole number of seconds >= 0, got %q: %w", t, pod.ErrInvalid)
+	}
+	d := time.Duration(n) * time.Second
+	return &d, nil
+}
+
+func (s *Server) stopPod(w http.ResponseWriter, r *http.Request) {
+	g, err := grace(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, ok := s.pod(w, r)
+	if !ok {
+		return
+	}
+	if err := p.Stop(r.Context(), g); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p.Status())
+}
+
+func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
+	g, err := grace(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, ok := s.pod(w, r)
+	if !ok {
+		return
+	}
+	if err := p.Restart(r.Context(), g); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("wait") == "true" {
+		if _, err := p.WaitFor(r.Context(), Started); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, p.Status())
+}
+
+func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
+	g, err := grace(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	force := r.URL.Query().Get("force") == "true"
+	if err := s.Supervisor.Remove(r.Context(), r.PathValue("name"), supervisor.RemoveOptions{Force: force, Grace: g}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// streamer writes JSON lines and flushes each.
+type streamer struct {
+	w   http.ResponseWriter
+	enc *json.Encoder
+	f   http.Flusher
+}
+
+func newStreamer(w http.ResponseWriter) *streamer {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	f, _ := w.(http.Flusher)
+	return &streamer{w: w, enc: json.NewEncoder(w), f: f}
+}
+
+func (st *streamer) send(v any) error {
+	if err := st.enc.Encode(v); err != nil {
+		return err
+	}
+	if st.f != nil {
+		st.f.Flush()
+	}
+	return nil
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.pod(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	process := q.Get("process")
+	if process != "" && !p.HasProcess(process) {
+		s.fail(w, r, fmt.Errorf("pod %q has no process %q: %w", p.Name(), process, pod.ErrNotFound))
+		return
+	}
+	tail := -1
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("tail: must be a number, got %q: %w", t, pod.ErrInvalid))
+			return
+		}
+		tail = n
+	}
+	follow := q.Get("follow") == "true"
+	var live <-chan supervisor.LogEntry
+	if follow {
+		ch, cancel := s.Supervisor.FollowLogs(p.Name())
+		defer cancel()
+		live = ch
+	}
+	entries, err := p.Logs(process, tail)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st := newStreamer(w)
+	var last time.Time
+	for _, e := range entries {
+		if err := st.send(e); err != nil {
+			return
+		}
+		last = e.Time
+	}
+	if !follow {
+		return
+	}
+	for {
+		select {
+		case e := <-live:
+			if !e.Time.After(last) || process != "" && e.Process != process {
+				continue
+			}
+			if err := st.send(e); err != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	follow := r.URL.Query().Get("follow") == "true"
+	var live <-chan supervisor.Event
+	if follow {
+		ch, cancel := s.Supervisor.Subscribe(1024)
+		defer cancel()
+		live = ch
+	}
+	s.mu.Lock()
+	history := append([]supervisor.Event(nil), s.history...)
+	s.mu.Unlock()
+	st := newStreamer(w)
+	var last time.Time
+	for _, e := range history {
+		if err := st.send(e); err != nil {
+			return
+		}
+		last = e.Time
+	}
+	if !follow {
+		return
+	}
+	for {
+		select {
+		case e, ok := <-live:
+			if !ok {
+				return
+			}
+			if e.Time.Before(last) {
+				continue
+			}
+			if err := st.send(e); err != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = http.ErrServerClosed
+

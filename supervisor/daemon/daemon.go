@@ -1,0 +1,205 @@
+// Package daemon runs podvisor as a service: one supervisor that persists
+// its pods under a root directory, recovers them at start, and serves the
+// API of package api on a unix socket until its context ends, when it stops
+// every pod gracefully while keeping their desired state.
+//
+// It does not parse flags or handle signals (the command does), and it
+// holds no pod logic of its own.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/supervisor/api"
+)
+
+// Defaults of a daemon.
+const (
+	DefaultRoot   = "/var/lib/podvisor"
+	DefaultSocket = "/run/podvisor/podvisor.sock"
+)
+
+// Config configures a daemon. Zero fields take the defaults.
+type Config struct {
+	Root         string
+	Socket       string
+	CgroupParent string
+	Logger       zerolog.Logger
+	Version      string
+	LogMaxSize   int64
+	LogMaxFiles  int
+	// Group may use the socket besides root; default "podvisor".
+	Group string
+	// Ready, if set, is called once the API answers and recovered pods
+	// have been started.
+	Ready func(summary string)
+}
+
+// Run serves until ctx ends, then stops every pod and returns nil, or
+// returns the error that kept it from starting.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Root == "" {
+		cfg.Root = DefaultRoot
+	}
+	if cfg.Socket == "" {
+		cfg.Socket = DefaultSocket
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(filepath.Join(cfg.Root, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("another podvisor daemon uses root %s: %w", cfg.Root, pod.ErrConflict)
+	}
+	ln, err := listen(cfg.Socket, cfg.Group, log)
+	if err != nil {
+		return err
+	}
+	sv, err := supervisor.New(supervisor.Options{
+		Root:         cfg.Root,
+		CgroupParent: cfg.CgroupParent,
+		Logger:       log,
+		Persist:      true,
+		LogMaxSize:   cfg.LogMaxSize,
+		LogMaxFiles:  cfg.LogMaxFiles,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &api.Server{Supervisor: sv, Log: log, Version: cfg.Version, Group: cfg.Group}
+	srv.Start()
+	defer srv.Close()
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ConnContext:       api.ConnContext,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	began := time.Now()
+	if err := sv.Recover(); err != nil {
+		log.Error().Err(err).Msg("some pods could not be recovered")
+	}
+	running, failing := summary(sv)
+	log.Info().Str("socket", cfg.Socket).Str("root", cfg.Root).Int("pods", len(sv.List())).
+		Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
+	if cfg.Ready != nil {
+		cfg.Ready(fmt.Sprintf("%d pods running, %d failing", running, failing))
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		log.Error().Err(err).Msg("API server ended")
+	}
+	log.Info().Msg("stopping every pod")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = httpSrv.Shutdown(shutdownCtx)
+	cancel()
+	err = sv.Shutdown(context.Background())
+	_ = os.Remove(cfg.Socket)
+	if err != nil {
+		log.Error().Err(err).Msg("shutdown")
+	}
+	log.Info().Msg("podvisor daemon stopped")
+	return nil
+}
+
+// summary counts pods that run and pods that fail.
+func summary(sv *supervisor.Supervisor) (running, failing int) {
+	for _, p := range sv.List() {
+		st := p.Status()
+		switch st.Phase {
+		case pod.PhaseRunning, pod.PhaseInitializing:
+			running++
+			for _, ps := range append(st.Init, st.Processes...) {
+				if ps.Reason == pod.ReasonCrashLoopBackOff {
+					failing++
+					break
+				}
+			}
+		case pod.PhaseFailed:
+			failing++
+		}
+	}
+	return running, failing
+}
+
+// listen opens the API socket: a stale socket file is replaced, a live one
+// is an error; the socket is 0660 with group podvisor when that group
+// exists, else 0600.
+func listen(path, group string, log zerolog.Logger) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("socket %s: another daemon answers there: %w", path, pod.ErrConflict)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	old := unix.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	unix.Umask(old)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := SecureSocket(path, group); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// SecureSocket gives the socket file mode 0660 and group podvisor when that
+// group exists, else mode 0600.
+func SecureSocket(path, group string) error {
+	gid := GroupID(group)
+	if gid < 0 {
+		return os.Chmod(path, 0o600)
+	}
+	if err := os.Chown(path, 0, gid); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o660)
+}
+
+// GroupID is the id of the API group (default "podvisor"), or -1 when the
+// group does not exist.
+func GroupID(group string) int {
+	if group == "" {
+		group = "podvisor"
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return -1
+	}
+	id, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return -1
+	}
+	return id
+}

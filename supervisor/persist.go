@@ -1,0 +1,275 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/supervisor/store"
+)
+
+// Desired is what the user last asked of a pod: to run or to stay stopped.
+// It survives supervisor restarts (Options.Persist) and decides what Recover
+// starts.
+type Desired string
+
+// The desired states.
+const (
+	DesiredRunning Desired = "running"
+	DesiredStopped Desired = "stopped"
+)
+
+// State files in <root>/pods/<pod>/.
+const (
+	specFile  = "spec.json"
+	stateFile = "state.json"
+)
+
+// execCgroup is the child cgroup of a pod for exec sessions.
+const execCgroup = "_exec"
+
+// savedState is the content of state.json.
+type savedState struct {
+	Desired Desired    `json:"desired"`
+	Status  pod.Status `json:"status"`
+}
+
+// Desired returns what the user last asked of the pod.
+func (p *Pod) Desired() Desired {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.desired
+}
+
+func (p *Pod) setDesired(d Desired) {
+	p.mu.Lock()
+	changed := p.desired != d
+	p.desired = d
+	p.mu.Unlock()
+	if changed {
+		p.markDirty()
+	}
+}
+
+func (p *Pod) markDirty() {
+	select {
+	case p.persistKick <- struct{}{}:
+	default:
+	}
+}
+
+// persistLoop writes state.json after changes, coalescing bursts: at most
+// one write is in flight, and it writes the latest state.
+func (p *Pod) persistLoop() {
+	defer close(p.persistDone)
+	for {
+		select {
+		case <-p.persistKick:
+			p.saveState()
+		case <-p.persistStop:
+			return
+		}
+	}
+}
+
+func (p *Pod) saveState() {
+	p.mu.Lock()
+	st := savedState{Desired: p.desired, Status: p.statusLocked()}
+	p.mu.Unlock()
+	if err := store.WriteJSON(filepath.Join(p.dir, stateFile), st); err != nil {
+		p.log.Error().Err(err).Msg("save state")
+	}
+}
+
+// restore applies a persisted state to a freshly built pod: restart counts
+// and last exits are kept; what was running is not any more.
+func (p *Pod) restore(saved *savedState) {
+	p.desired = saved.Desired
+	if saved.Desired == "" {
+		p.desired = DesiredStopped
+	}
+	st := saved.Status
+	if !st.CreatedAt.IsZero() {
+		p.created = st.CreatedAt
+	}
+	p.started = st.StartedAt
+	byName := map[string]pod.ProcessStatus{}
+	for _, ps := range append(append([]pod.ProcessStatus{}, st.Init...), st.Processes...) {
+		byName[ps.Name] = ps
+	}
+	for _, pr := range p.procs {
+		ps, ok := byName[pr.spec.Name]
+		if !ok {
+			continue
+		}
+		ps.PID, ps.Ready = 0, false
+		if ps.State == pod.StateRunning {
+			ps.State, ps.Reason, ps.Message = pod.StateTerminated, pod.ReasonError, "podvisor restarted"
+		}
+		if ps.State == pod.StateWaiting && ps.Reason == pod.ReasonCrashLoopBackOff {
+			ps.State = pod.StateTerminated
+		}
+		pr.st = ps
+		pr.lastExit = ps.Reason
+	}
+	switch st.Phase {
+	case pod.PhaseSucceeded, pod.PhaseFailed, pod.PhasePending:
+		p.phase, p.message = st.Phase, st.Message
+	default:
+		p.phase = pod.PhaseStopped
+	}
+}
+
+// Recover brings back the pods a previous run persisted (Options.Persist):
+// each is rebuilt — what a crashed run left in its cgroups is killed, its
+// namespaces are made anew — with its restart counts and last exits, and
+// the pods whose desired state is running and that had not ended are
+// started again. A pod whose files cannot be read is moved to
+// <root>/quarantine and reported in the returned error; the others are
+// recovered all the same.
+func (s *Supervisor) Recover() error {
+	podsDir := filepath.Join(s.opts.Root, "pods")
+	entries, err := os.ReadDir(podsDir)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := s.recoverPod(name); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *Supervisor) recoverPod(name string) error {
+	dir := filepath.Join(s.opts.Root, "pods", name)
+	log := s.opts.Logger.With().Str("pod", name).Logger()
+	quarantine := filepath.Join(s.opts.Root, "quarantine")
+	store.CleanTemp(dir)
+	if !pod.IsLabel(name) {
+		q, qerr := store.Quarantine(dir, quarantine)
+		log.Error().Str("moved", q).Msg("not a pod directory: quarantined")
+		return errors.Join(fmt.Errorf("pods/%s: not a pod name", name), qerr)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, specFile))
+	var spec *pod.Pod
+	if err == nil {
+		spec, err = pod.Load(raw)
+		if err == nil && spec.Metadata.Name != name {
+			err = fmt.Errorf("spec names pod %q", spec.Metadata.Name)
+		}
+	}
+	if err != nil {
+		// Sweep what the pod had on the host, then set its files aside.
+		ghost := &Pod{sv: s, name: name, log: log, nsDir: filepath.Join(s.opts.Root, "ns", name)}
+		serr := s.sweep(ghost)
+		q, qerr := store.Quarantine(dir, quarantine)
+		log.Error().Err(err).Str("moved", q).Msg("unreadable pod spec: quarantined")
+		return errors.Join(fmt.Errorf("pod %q: %w", name, err), serr, qerr)
+	}
+	var saved savedState
+	if err := store.ReadJSON(filepath.Join(dir, stateFile), &saved); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			q, _ := store.Quarantine(filepath.Join(dir, stateFile), quarantine)
+			log.Error().Err(err).Str("moved", q).Msg("unreadable pod state: quarantined, the pod stays stopped")
+		}
+		saved = savedState{Desired: DesiredStopped, Status: pod.Status{Phase: pod.PhasePending}}
+	}
+	p, err := s.create(spec, &saved)
+	if err != nil {
+		return fmt.Errorf("recover pod %q: %w", name, err)
+	}
+	p.log.Info().Str("desired", string(p.desired)).Str("phase", string(p.phase)).Msg("recovered")
+	// restore left a pod that was running (or being started or stopped)
+	// Stopped: it runs again if the user wants it running.
+	if p.desired == DesiredRunning && (p.phase == pod.PhaseStopped || p.phase == pod.PhasePending) {
+		if err := p.do2(p.start); err != nil {
+			return fmt.Errorf("restart pod %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// do2 runs f on the owner goroutine and returns its error.
+func (p *Pod) do2(f func() error) error {
+	var err error
+	if !p.do(func() { err = f() }) {
+		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
+	}
+	return err
+}
+
+// Shutdown stops every pod (in parallel, each with its own grace period)
+// without changing what the user asked of it, saves its state, and releases
+// its cgroups and namespaces; state files and logs stay, for Recover at the
+// next start. The supervisor cannot be used afterwards.
+func (s *Supervisor) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, p := range s.List() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.stopAndWait(ctx, nil, false); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			close(p.quit)
+			<-p.done
+			close(p.persistStop)
+			<-p.persistDone
+			if s.opts.Persist {
+				p.saveState()
+			}
+			err := p.teardown(removeKeepDir)
+			s.mu.Lock()
+			delete(s.pods, p.name)
+			s.mu.Unlock()
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.release(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Restart stops the pod (grace as for Stop) and starts it again.
+func (p *Pod) Restart(ctx context.Context, grace *time.Duration) error {
+	if err := p.Stop(ctx, grace); err != nil {
+		return err
+	}
+	return p.Start()
+}
