@@ -18,19 +18,19 @@ import (
 // Pod is one supervised pod. Its methods are safe for concurrent use; the
 // pod's state belongs to one owner goroutine, which they ask.
 type Pod struct {
-	sv    *Supervisor
-	name  string
-	spec  *pod.Pod // defaulted and validated; never modified
-	log   zerolog.Logger
-	dir   string // <root>/pods/<name>
-	lock  *os.File
-	cg    *cgroups.Group
-	nsDir string
-	nsp   namespaces.Paths
+	sv     *Supervisor
+	name   string
+	spec   *pod.Pod // defaulted and validated; never modified
+	log    zerolog.Logger
+	dir    string // <root>/pods/<name>
+	lock   *os.File
+	cg     *cgroups.Group
+	nsDir  string
+	nsp    namespaces.Paths
 	nsh    *namespaces.Handle
 	execCg *cgroups.Group
 	procs  []*proc // init processes first, then app processes
-	nInit int
+	nInit  int
 
 	cmds  chan func()
 	exits chan exitMsg

@@ -54,8 +54,8 @@ type Options struct {
 
 // Supervisor keeps pods. Create one with New.
 type Supervisor struct {
-	opts Options
-	h    *cgroups.Hierarchy
+	opts  Options
+	h     *cgroups.Hierarchy
 	bus   eventBus
 	lines lineBus
 

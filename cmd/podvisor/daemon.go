@@ -41,4 +41,3 @@ func daemonCommand() *cli.Command {
 		},
 	}
 }
-

@@ -491,4 +491,3 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = http.ErrServerClosed
-
