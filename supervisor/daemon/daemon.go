@@ -94,13 +94,14 @@ func Run(ctx context.Context, cfg Config) error {
 		ConnContext:       api.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
-
+	// The socket listens already, so clients that come during recovery
+	// wait in its backlog; they are served once every pod is back.
 	began := time.Now()
 	if err := sv.Recover(); err != nil {
 		log.Error().Err(err).Msg("some pods could not be recovered")
 	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
 	running, failing := summary(sv)
 	log.Info().Str("socket", cfg.Socket).Str("root", cfg.Root).Int("pods", len(sv.List())).
 		Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
