@@ -21,10 +21,14 @@ bin/podvisor: $(SOURCES)
 run: build
 	bin/podvisor up examples/hello.yaml
 
-# Every test. The integration tests need root (namespaces, cgroups).
+# Every test. The integration tests need root (namespaces, cgroups). The
+# engine and the 50-pod concurrency test run again under the race detector
+# (which needs cgo and a C compiler).
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 5m ./supervisor/...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 5m -run 'TestConcurrentPods' ./cmd/podvisor/
 
 # The tests that need no root: pure logic and fake cgroupfs.
 test-unit:
