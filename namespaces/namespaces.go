@@ -152,9 +152,15 @@ func loopbackUp() error {
 	return nil
 }
 
+// sharedMu serializes ensureSharedMount: two pods created at once must not
+// both bind the directory onto itself.
+var sharedMu sync.Mutex
+
 // ensureSharedMount makes dir a mount point of its own with shared
 // propagation, as `ip netns` does for /run/netns.
 func ensureSharedMount(dir string) error {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -219,10 +225,18 @@ func Release(base string) error {
 		}
 		return err
 	}
-	if len(entries) > 0 || !IsMountPoint(base) {
+	if len(entries) > 0 {
 		return nil
 	}
-	return unix.Unmount(base, unix.MNT_DETACH)
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	// More than one layer if an older run stacked binds: take them all.
+	for i := 0; i < 16 && IsMountPoint(base); i++ {
+		if err := unix.Unmount(base, unix.MNT_DETACH); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // handles are open namespace files.

@@ -2,9 +2,7 @@ package supervisor
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -143,46 +141,6 @@ func (l *logFile) close() {
 	if l.f != nil {
 		l.f.Close()
 		l.f = nil
-	}
-}
-
-// copyLines reads r until EOF, handing out complete lines (and partial
-// chunks of overlong ones) to emit.
-func copyLines(r io.Reader, emit func(partial bool, line []byte)) {
-	buf := make([]byte, 4096)
-	var pending []byte
-	for {
-		n, err := r.Read(buf)
-		data := buf[:n]
-		for len(data) > 0 {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				pending = append(pending, data...)
-				for len(pending) >= maxLine {
-					emit(true, pending[:maxLine])
-					pending = append(pending[:0], pending[maxLine:]...)
-				}
-				break
-			}
-			if len(pending) > 0 {
-				pending = append(pending, data[:i]...)
-				for len(pending) > maxLine {
-					emit(true, pending[:maxLine])
-					pending = append(pending[:0], pending[maxLine:]...)
-				}
-				emit(false, pending)
-				pending = pending[:0]
-			} else {
-				emit(false, data[:i])
-			}
-			data = data[i+1:]
-		}
-		if err != nil {
-			if len(pending) > 0 {
-				emit(false, pending)
-			}
-			return
-		}
 	}
 }
 

@@ -483,7 +483,7 @@ func (p *Pod) stop(grace time.Duration, w chan struct{}) {
 				continue
 			}
 			sig, _ := pod.ParseSignal(pr.spec.StopSignal)
-			if err := signalPidfd(pr.run.pidfd, unix.Signal(sig)); err != nil {
+			if err := pr.run.signal(unix.Signal(sig)); err != nil {
 				p.log.Warn().Err(err).Str("process", pr.spec.Name).Msg("stop signal")
 			}
 		}

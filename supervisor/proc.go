@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/podvisor/podvisor/cgroups"
 	"github.com/podvisor/podvisor/pod"
 )
@@ -35,13 +37,38 @@ type proc struct {
 // running is one run of a process.
 type running struct {
 	pid     int
-	pidfd   *os.File
 	started time.Time
 	// drained is closed when both output streams reached EOF.
 	drained chan struct{}
+	streams int // open output streams; the I/O loop's
+
+	mu    sync.Mutex
+	pidfd int // -1 once the process was reaped
 }
 
-// exitMsg is a waiter's report to the owner goroutine.
+// signal sends sig through the pidfd; a reaped process is not an error.
+func (r *running) signal(sig unix.Signal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pidfd < 0 {
+		return nil
+	}
+	if err := unix.PidfdSendSignal(r.pidfd, sig, nil, 0); err != nil && err != unix.ESRCH {
+		return err
+	}
+	return nil
+}
+
+func (r *running) closePidfd() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pidfd >= 0 {
+		unix.Close(r.pidfd)
+		r.pidfd = -1
+	}
+}
+
+// exitMsg is the I/O loop's report of an exit to the owner goroutine.
 type exitMsg struct {
 	pr  *proc
 	gen int
@@ -65,70 +92,80 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 	if fi, err := os.Stat(spec.WorkingDir); err != nil || !fi.IsDir() {
 		return nil, &startError{fmt.Errorf("workingDir %q: not a directory", spec.WorkingDir)}
 	}
-	devnull, err := os.Open(os.DevNull)
+	loop, err := theLoop()
 	if err != nil {
 		return nil, err
 	}
-	defer devnull.Close()
-	outR, outW, err := os.Pipe()
+	devnull, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
+	defer unix.Close(devnull)
+	var out, errp [2]int
+	if err := unix.Pipe2(out[:], unix.O_CLOEXEC); err != nil {
 		return nil, err
 	}
+	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(out[0])
+		unix.Close(out[1])
+		return nil, err
+	}
+	closeReaders := func() { unix.Close(out[0]); unix.Close(errp[0]) }
 	l := &launch{
 		path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
-		files: []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()},
+		files: []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])},
 		ns:    p.nsh, cg: pr.cg,
 	}
 	if n, err := pr.cg.OOMKills(); err == nil {
 		pr.oomBase = n
 	}
 	pid, pidfd, err := forkInPod(l, own)
-	outW.Close()
-	errW.Close()
+	unix.Close(out[1])
+	unix.Close(errp[1])
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		closeReaders()
 		return nil, err
 	}
-	f, err := pidfdFile(pidfd, fmt.Sprintf("pidfd:%d", pid))
-	if err != nil {
-		// Without a pidfd the process cannot be watched: kill its cgroup.
-		_ = pr.cg.Kill()
-		outR.Close()
-		errR.Close()
-		return nil, err
-	}
-	drained := make(chan struct{})
-	var pumps sync.WaitGroup
-	pumps.Add(2)
-	go p.pump(pr, Stdout, outR, &pumps)
-	go p.pump(pr, Stderr, errR, &pumps)
-	go func() { pumps.Wait(); close(drained) }()
+	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{}), streams: 2}
 	pr.gen++
 	gen := pr.gen
-	go func() {
-		st, err := waitPidfd(f)
-		disown(pid)
-		select {
-		case p.exits <- exitMsg{pr: pr, gen: gen, st: st, err: err}:
-		case <-p.done:
+	for _, s := range []struct {
+		fd     int
+		stream Stream
+	}{{out[0], Stdout}, {errp[0], Stderr}} {
+		_ = unix.SetNonblock(s.fd, true)
+		sr := &streamReader{fd: s.fd, emit: p.emitter(pr, s.stream), eof: func() {
+			if run.streams--; run.streams == 0 {
+				close(run.drained)
+			}
+		}}
+		if err := loop.add(s.fd, sr, true); err != nil {
+			unix.Close(s.fd)
+			sr.eof()
 		}
-	}()
-	return &running{pid: pid, pidfd: f, started: time.Now(), drained: drained}, nil
+	}
+	w := &exitWatcher{pidfd: pidfd, onExit: func(st exitStatus, err error) {
+		run.closePidfd()
+		disown(pid)
+		go func() {
+			select {
+			case p.exits <- exitMsg{pr: pr, gen: gen, st: st, err: err}:
+			case <-p.done:
+			}
+		}()
+	}}
+	if err := loop.add(pidfd, w, false); err != nil {
+		// Without a watch the process cannot be supervised: kill it.
+		_ = pr.cg.Kill()
+		return nil, err
+	}
+	return run, nil
 }
 
-// pump copies one output stream to the log file and the output function.
-func (p *Pod) pump(pr *proc, stream Stream, r *os.File, wg *sync.WaitGroup) {
-	defer wg.Done()
-	defer r.Close()
+// emitter logs and hands out one stream's lines; it runs on the I/O loop.
+func (p *Pod) emitter(pr *proc, stream Stream) func(bool, []byte) {
 	out := p.sv.opts.Output
-	copyLines(r, func(partial bool, text []byte) {
+	return func(partial bool, text []byte) {
 		now := time.Now()
 		pr.log.write(now, stream, partial, text)
 		l := Line{Time: now, Pod: p.name, Process: pr.spec.Name, Stream: stream, Partial: partial, Text: text}
@@ -136,7 +173,7 @@ func (p *Pod) pump(pr *proc, stream Stream, r *os.File, wg *sync.WaitGroup) {
 		if out != nil {
 			out(l)
 		}
-	})
+	}
 }
 
 // cgroupName maps a pod or process name to its cgroup directory name. The

@@ -156,6 +156,31 @@ type exitStatus struct {
 	at     time.Time
 }
 
+// reapPidfd reaps the process behind pidfd if it has exited; done is false
+// while it runs.
+func reapPidfd(pidfd int) (st exitStatus, done bool, err error) {
+	var info siginfoChild
+	for {
+		err = unix.Waitid(unix.P_PIDFD, pidfd, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOHANG, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	at := time.Now()
+	if err == unix.EAGAIN || err == nil && info.Pid == 0 {
+		return exitStatus{}, false, nil
+	}
+	if err != nil {
+		return exitStatus{at: at}, true, err
+	}
+	switch info.Code {
+	case 1: // CLD_EXITED
+		return exitStatus{code: int(info.Status), at: at}, true, nil
+	default: // CLD_KILLED, CLD_DUMPED
+		return exitStatus{code: 128 + int(info.Status), signal: int(info.Status), at: at}, true, nil
+	}
+}
+
 // waitPidfd waits, without holding an OS thread, for the process behind
 // pidfd to exit, reaps it and closes the pidfd. The pidfd is set
 // non-blocking and handed to Go's poller, which wakes this goroutine when the
@@ -166,29 +191,17 @@ func waitPidfd(f *os.File) (exitStatus, error) {
 	if err != nil {
 		return exitStatus{}, err
 	}
-	var info siginfoChild
+	var st exitStatus
 	var werr error
 	err = rc.Read(func(fd uintptr) bool {
-		info = siginfoChild{}
-		werr = unix.Waitid(unix.P_PIDFD, int(fd), (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOHANG, nil)
-		if werr == unix.EINTR {
-			return false
-		}
-		return werr != nil || info.Pid != 0
+		var done bool
+		st, done, werr = reapPidfd(int(fd))
+		return done
 	})
-	at := time.Now()
 	if err == nil {
 		err = werr
 	}
-	if err != nil {
-		return exitStatus{at: at}, err
-	}
-	switch info.Code {
-	case 1: // CLD_EXITED
-		return exitStatus{code: int(info.Status), at: at}, nil
-	default: // CLD_KILLED, CLD_DUMPED
-		return exitStatus{code: 128 + int(info.Status), signal: int(info.Status), at: at}, nil
-	}
+	return st, err
 }
 
 // pidfdFile wraps a pidfd for the poller.

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"testing"
+)
+
+func TestReorderArgs(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"podvisor", "stop", "web", "--timeout", "5"}, []string{"podvisor", "stop", "--timeout", "5", "web"}},
+		{[]string{"podvisor", "rm", "web", "-f"}, []string{"podvisor", "rm", "-f", "web"}},
+		{[]string{"podvisor", "logs", "web", "app", "-f", "--tail=3"}, []string{"podvisor", "logs", "-f", "--tail=3", "web", "app"}},
+		{[]string{"podvisor", "daemon", "--log-level", "debug", "--root", "/r"}, []string{"podvisor", "--log-level", "debug", "daemon", "--root", "/r"}},
+		{[]string{"podvisor", "--log-level", "debug", "ps", "-o", "json"}, []string{"podvisor", "--log-level", "debug", "ps", "-o", "json"}},
+		{[]string{"podvisor", "exec", "web", "-t", "--", "ls", "-l"}, []string{"podvisor", "exec", "-t", "web", "--", "ls", "-l"}},
+		{[]string{"podvisor", "exec", "-i", "--process", "p", "web", "--", "sh", "-c", "x"}, []string{"podvisor", "exec", "-i", "--process", "p", "web", "--", "sh", "-c", "x"}},
+		{[]string{"podvisor", "nosuch", "-x"}, []string{"podvisor", "nosuch", "-x"}},
+	} {
+		if got := reorderArgs(app, c.in); !slices.Equal(got, c.want) {
+			t.Errorf("%q:\n got %q\nwant %q", c.in, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package supervisor
+
+import (
+	"bytes"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// The I/O loop: one goroutine, blocked in epoll_wait, serves every
+// supervised process's output pipes and pidfd. A process costs a few file
+// descriptors and a small struct instead of three goroutines and their
+// stacks: this is what keeps the supervisor at a few kilobytes per process.
+// Handlers run on the loop goroutine, one at a time, and must not block.
+
+type ioHandler interface {
+	// ready is called when fd is readable or hung up. It returns true when
+	// the fd is done: the loop then unregisters it (and closes it if
+	// closeWhenDone).
+	ready() (done bool)
+}
+
+type ioEntry struct {
+	h             ioHandler
+	closeWhenDone bool
+}
+
+type ioLoop struct {
+	epfd     int
+	mu       sync.Mutex
+	handlers map[int32]ioEntry
+}
+
+var (
+	loopOnce sync.Once
+	loop     *ioLoop
+	loopErr  error
+)
+
+// theLoop starts the I/O loop once.
+func theLoop() (*ioLoop, error) {
+	loopOnce.Do(func() {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			loopErr = err
+			return
+		}
+		loop = &ioLoop{epfd: epfd, handlers: map[int32]ioEntry{}}
+		go loop.run()
+	})
+	return loop, loopErr
+}
+
+// add registers fd, which must be non-blocking, level-triggered.
+func (l *ioLoop) add(fd int, h ioHandler, closeWhenDone bool) error {
+	l.mu.Lock()
+	l.handlers[int32(fd)] = ioEntry{h: h, closeWhenDone: closeWhenDone}
+	l.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		l.mu.Lock()
+		delete(l.handlers, int32(fd))
+		l.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (l *ioLoop) run() {
+	events := make([]unix.EpollEvent, 64)
+	for {
+		n, err := unix.EpollWait(l.epfd, events, -1)
+		if err != nil {
+			continue // EINTR
+		}
+		for _, ev := range events[:n] {
+			l.mu.Lock()
+			e, ok := l.handlers[ev.Fd]
+			l.mu.Unlock()
+			if !ok || !e.h.ready() {
+				continue
+			}
+			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, int(ev.Fd), nil)
+			l.mu.Lock()
+			delete(l.handlers, ev.Fd)
+			l.mu.Unlock()
+			if e.closeWhenDone {
+				unix.Close(int(ev.Fd))
+			}
+		}
+	}
+}
+
+// readBuf is the loop's one read buffer.
+var readBuf = make([]byte, 64*1024)
+
+// streamReader splits one output pipe into lines.
+type streamReader struct {
+	fd      int
+	pending []byte
+	emit    func(partial bool, line []byte)
+	eof     func()
+}
+
+func (s *streamReader) ready() bool {
+	for {
+		n, err := unix.Read(s.fd, readBuf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return false
+		}
+		if n <= 0 { // EOF, or an error that ends the stream
+			if len(s.pending) > 0 {
+				s.emit(false, s.pending)
+				s.pending = nil
+			}
+			s.eof()
+			return true
+		}
+		s.split(readBuf[:n])
+	}
+}
+
+// split hands out complete lines, and chunks of overlong ones.
+func (s *streamReader) split(data []byte) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			s.pending = append(s.pending, data...)
+			for len(s.pending) >= maxLine {
+				s.emit(true, s.pending[:maxLine])
+				s.pending = append(s.pending[:0], s.pending[maxLine:]...)
+			}
+			break
+		}
+		if len(s.pending) > 0 {
+			s.pending = append(s.pending, data[:i]...)
+			for len(s.pending) > maxLine {
+				s.emit(true, s.pending[:maxLine])
+				s.pending = append(s.pending[:0], s.pending[maxLine:]...)
+			}
+			s.emit(false, s.pending)
+			if cap(s.pending) > 4096 {
+				s.pending = nil // do not keep a big buffer per stream
+			} else {
+				s.pending = s.pending[:0]
+			}
+		} else {
+			s.emit(false, data[:i])
+		}
+		data = data[i+1:]
+	}
+}
+
+// exitWatcher reaps the process behind a pidfd once it has exited.
+type exitWatcher struct {
+	pidfd  int
+	onExit func(exitStatus, error)
+}
+
+func (w *exitWatcher) ready() bool {
+	st, done, err := reapPidfd(w.pidfd)
+	if !done {
+		return false
+	}
+	w.onExit(st, err)
+	return true
+}
