@@ -34,8 +34,12 @@ test: build
 test-unit:
 	$(GO) test -count=1 ./pod/ ./cgroups/ -run 'Fake|OwnPaths|V1Dir|Prune|Open|Test[^I]'
 
+# Timing and footprint figures (docs/benchmarks.md); needs root. The idle
+# CPU measure lasts PODVISOR_BENCH_IDLE (default 60s).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x -timeout 20m ./supervisor/
+	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 20m ./supervisor/
+	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
+	$(GO) test -run '^$$' -bench 'DaemonFootprint' -benchtime 1x -timeout 20m ./cmd/podvisor/
 
 lint:
 	$(GO) vet ./...
