@@ -262,7 +262,7 @@ func (p *Pod) recordExit(pr *proc, ex pod.Exit, started, at time.Time, msg strin
 	}
 	plog := p.log.With().Str("process", pr.spec.Name).Logger()
 	ev := plog.Info()
-	if !ex.Succeeded() {
+	if !ex.Succeeded() && p.phase != pod.PhaseTerminating {
 		ev = plog.Warn()
 	}
 	ev = ev.Int("exitCode", code)

@@ -200,3 +200,25 @@ func TestConcurrentPods(t *testing.T) {
 		t.Errorf("%d pods left", len(list))
 	}
 }
+
+func TestTwoDaemonsSideBySide(t *testing.T) {
+	a, b := newCLI(t, true), newCLI(t, true)
+	da, db := startDaemon(t, a), startDaemon(t, b)
+	defer da.stop(t)
+	defer db.stop(t)
+	spec := specFile(t, "same", "  processes:\n  - {name: s, command: [sleep, \"1000\"]}\n")
+	a.mustPV(t, "run", spec)
+	b.mustPV(t, "run", spec)
+	sa, sb := a.status(t, "same"), b.status(t, "same")
+	if sa.Cgroup == sb.Cgroup || sa.Namespaces.Net == sb.Namespaces.Net || sa.Processes[0].PID == sb.Processes[0].PID {
+		t.Fatalf("the two daemons share a pod: %+v %+v", sa, sb)
+	}
+	a.mustPV(t, "rm", "-f", "same")
+	if st := b.status(t, "same"); st.Phase != pod.PhaseRunning || st.Processes[0].PID != sb.Processes[0].PID {
+		t.Errorf("removing a's pod touched b's: %+v", st)
+	}
+	if unix.Kill(sb.Processes[0].PID, 0) != nil {
+		t.Errorf("b's process died")
+	}
+	b.mustPV(t, "rm", "-f", "same")
+}
