@@ -88,7 +88,7 @@ func (h *Hierarchy) Open(path string) (*Group, error) {
 	g := &Group{h: h, path: path, v1: map[string]string{}}
 	cfg := &occ.Cgroup{Path: path, Resources: &occ.Resources{}}
 	if h.UnifiedDir != "" {
-		g.unified = filepath.Join(h.UnifiedDir, path)
+		g.unified = filepath.Join(h.UnifiedDir, h.base(""), path)
 	}
 	if h.Mode == Unified {
 		m, err := fs2.NewManager(cfg, g.unified)
@@ -144,7 +144,7 @@ func (g *Group) create(l Limits) error {
 // keeps processes out of those parents).
 func (g *Group) createUnified() error {
 	rel := strings.TrimPrefix(g.path, "/")
-	dir := g.h.UnifiedDir
+	dir := filepath.Join(g.h.UnifiedDir, g.h.base(""))
 	for _, part := range strings.Split(rel, "/") {
 		if err := enableControllers(dir); err != nil {
 			return err
@@ -187,8 +187,12 @@ func hasWord(s, w string) bool {
 	return false
 }
 
-// Path is the group's path relative to the cgroup root ("/podvisor/web").
-func (g *Group) Path() string { return g.path }
+// Path is the group's path relative to the cgroup root ("/podvisor/web"),
+// base included, in the main hierarchy (see Hierarchy.MainBase).
+func (g *Group) Path() string { return filepath.Join(g.h.MainBase(), g.path) }
+
+// RelPath is the group's path under the hierarchy's base.
+func (g *Group) RelPath() string { return g.path }
 
 // UnifiedDir is the group's cgroup2 directory, for CLONE_INTO_CGROUP; ""
 // on a Legacy host.
@@ -204,15 +208,23 @@ func (g *Group) Exists() bool {
 		_, err := os.Stat(g.unified)
 		return err == nil
 	}
-	_, err := os.Stat(g.v1["memory"])
-	return err == nil
+	for _, dir := range g.v1 {
+		_, err := os.Stat(dir)
+		return err == nil
+	}
+	return false
 }
 
 func (g *Group) procDir() string {
 	if g.unified != "" {
 		return g.unified
 	}
-	return g.v1["pids"]
+	for _, c := range V1Controllers {
+		if dir, ok := g.v1[c]; ok {
+			return dir
+		}
+	}
+	return ""
 }
 
 // Pids lists every process in the group and its descendants.
@@ -283,6 +295,9 @@ func (g *Group) OOMKills() (uint64, error) {
 	if dir, ok := g.v1["memory"]; ok {
 		return readKey(filepath.Join(dir, "memory.oom_control"), "oom_kill")
 	}
+	if g.h.Mode != Unified {
+		return 0, errors.New("no memory controller")
+	}
 	return readKey(filepath.Join(g.unified, "memory.events"), "oom_kill")
 }
 
@@ -344,7 +359,7 @@ func (g *Group) EnterThread(tid int) (restore func() error, err error) {
 	restore = func() error {
 		var first error
 		for _, c := range moved {
-			dir := g.h.v1Dir(c, orig[c])
+			dir := g.h.v1DirAbs(c, orig[c])
 			if err := writeTid(dir, tid); err != nil && first == nil {
 				first = fmt.Errorf("return thread to %s: %w", dir, err)
 			}

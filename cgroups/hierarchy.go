@@ -3,12 +3,14 @@ package cgroups
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	occ "github.com/opencontainers/cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // Mode is a host's cgroup layout.
@@ -53,8 +55,16 @@ type Hierarchy struct {
 	Mode Mode
 	// UnifiedDir is the cgroup2 mount point ("" on Legacy).
 	UnifiedDir string
-	// V1 maps a v1 controller to its mount (empty on Unified).
+	// V1 maps a v1 controller to its mount (empty on Unified). A
+	// controller whose hierarchy is mounted read-only (as inside a
+	// container) is left out: its limits cannot be applied.
 	V1 map[string]Mount
+	// Base maps a hierarchy ("" for cgroup2, else the v1 controller) to
+	// the cgroup under which this Hierarchy's paths live; missing means
+	// the root. Delegate sets it.
+	Base map[string]string
+	// ReadOnly lists the v1 controllers left out because they are read-only.
+	ReadOnly []string
 }
 
 // Detect reads the host's cgroup layout.
@@ -68,6 +78,10 @@ func Detect() (*Hierarchy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cgroup v1 controller %s: %w", c, err)
 		}
+		if unix.Access(dir, unix.W_OK) == unix.EROFS {
+			h.ReadOnly = append(h.ReadOnly, c)
+			continue
+		}
 		h.V1[c] = Mount{Dir: dir, Root: root}
 	}
 	if occ.IsCgroup2HybridMode() {
@@ -77,8 +91,22 @@ func Detect() (*Hierarchy, error) {
 	return h, nil
 }
 
-// v1Dir is the directory of cgroup path p in controller c's hierarchy.
+// base is the cgroup under which hierarchy c's paths live.
+func (h *Hierarchy) base(c string) string {
+	if b, ok := h.Base[c]; ok && b != "" {
+		return b
+	}
+	return "/"
+}
+
+// v1Dir is the directory of cgroup path p (under the base) in controller
+// c's hierarchy.
 func (h *Hierarchy) v1Dir(c, p string) string {
+	return h.v1DirAbs(c, filepath.Join(h.base(c), p))
+}
+
+// v1DirAbs is the directory of cgroup path p (from the hierarchy's root).
+func (h *Hierarchy) v1DirAbs(c, p string) string {
 	m := h.V1[c]
 	rel := p
 	if m.Root != "/" && m.Root != "" && (p == m.Root || strings.HasPrefix(p, m.Root+"/")) {
@@ -96,7 +124,7 @@ func (h *Hierarchy) Prune(p string) {
 		return
 	}
 	if h.UnifiedDir != "" {
-		_ = os.Remove(filepath.Join(h.UnifiedDir, p))
+		_ = os.Remove(filepath.Join(h.UnifiedDir, h.base(""), p))
 	}
 	for c := range h.V1 {
 		_ = os.Remove(h.v1Dir(c, p))
@@ -131,4 +159,62 @@ func ThreadPaths() (map[string]string, error) {
 		return nil, err
 	}
 	return OwnPaths(b), nil
+}
+
+// Delegate makes the cgroups this process was given (systemd's Delegate=yes)
+// the base of every path this Hierarchy makes: the process's own cgroup in
+// each hierarchy, read from /proc/self/cgroup (they differ per v1
+// controller). In a v1 hierarchy where the process sits at the root
+// (systemd did not give the unit a cgroup there, as for freezer), the same
+// path as in the main hierarchy is used, so that one path names a pod's
+// cgroup in every hierarchy. On cgroup v2 the process
+// first moves itself into the leaf <own>/<leaf>, so that its own cgroup has
+// no process and may enable controllers for the pods (the no-internal-
+// processes rule). It returns the base in the main hierarchy.
+func (h *Hierarchy) Delegate(leaf string) (string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	own := OwnPaths(b)
+	unit := own[""]
+	if h.Mode != Unified && own["memory"] != "" && own["memory"] != "/" {
+		unit = own["memory"]
+	}
+	unitName := filepath.Base(unit)
+	if unitName == "/" || unitName == "." {
+		return "", errors.New("delegation: this process is in the root cgroup")
+	}
+	h.Base = map[string]string{}
+	if h.UnifiedDir != "" {
+		h.Base[""] = own[""]
+		if own[""] == "" || own[""] == "/" {
+			h.Base[""] = unit
+		}
+	}
+	for c := range h.V1 {
+		h.Base[c] = own[c]
+		if own[c] == "" || own[c] == "/" {
+			h.Base[c] = unit
+		}
+	}
+	if h.Mode == Unified {
+		dir := filepath.Join(h.UnifiedDir, h.Base[""], leaf)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		if err := occ.WriteCgroupProc(dir, os.Getpid()); err != nil {
+			return "", fmt.Errorf("move into %s: %w", dir, err)
+		}
+	}
+	return h.MainBase(), nil
+}
+
+// MainBase is the base in the hierarchy that status reports (cgroup2 on a
+// Unified or Hybrid host, memory on Legacy).
+func (h *Hierarchy) MainBase() string {
+	if h.UnifiedDir != "" {
+		return h.base("")
+	}
+	return h.base("memory")
 }

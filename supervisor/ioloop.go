@@ -29,6 +29,8 @@ type ioLoop struct {
 	epfd     int
 	mu       sync.Mutex
 	handlers map[int32]ioEntry
+	wakefd   int             // an eventfd, for pings
+	pongs    []chan struct{} // closed by the loop when it sees a ping
 }
 
 var (
@@ -46,6 +48,12 @@ func theLoop() (*ioLoop, error) {
 			return
 		}
 		loop = &ioLoop{epfd: epfd, handlers: map[int32]ioEntry{}}
+		if loop.wakefd, loopErr = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); loopErr != nil {
+			return
+		}
+		if loopErr = loop.add(loop.wakefd, pingHandler{loop}, false); loopErr != nil {
+			return
+		}
 		go loop.run()
 	})
 	return loop, loopErr
@@ -167,4 +175,30 @@ func (w *exitWatcher) ready() bool {
 	}
 	w.onExit(st, err)
 	return true
+}
+
+type pingHandler struct{ l *ioLoop }
+
+func (h pingHandler) ready() bool {
+	var b [8]byte
+	_, _ = unix.Read(h.l.wakefd, b[:])
+	h.l.mu.Lock()
+	pongs := h.l.pongs
+	h.l.pongs = nil
+	h.l.mu.Unlock()
+	for _, p := range pongs {
+		close(p)
+	}
+	return false
+}
+
+// ping returns a channel closed once the loop has gone round.
+func (l *ioLoop) ping() <-chan struct{} {
+	ch := make(chan struct{})
+	l.mu.Lock()
+	l.pongs = append(l.pongs, ch)
+	l.mu.Unlock()
+	one := [8]byte{1}
+	_, _ = unix.Write(l.wakefd, one[:])
+	return ch
 }

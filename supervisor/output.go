@@ -135,6 +135,17 @@ func (l *logFile) rotate() {
 	_ = l.open()
 }
 
+func (l *logFile) reopen() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return
+	}
+	l.f.Close()
+	l.f = nil
+	_ = l.open()
+}
+
 func (l *logFile) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -273,3 +273,39 @@ func (p *Pod) Restart(ctx context.Context, grace *time.Duration) error {
 	}
 	return p.Start()
 }
+
+// Healthy checks that the supervisor's loops turn: the I/O loop and every
+// pod's owner goroutine must answer within timeout. A watchdog pings only
+// while it holds.
+func (s *Supervisor) Healthy(timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	l, err := theLoop()
+	if err != nil {
+		return err
+	}
+	select {
+	case <-l.ping():
+	case <-deadline.C:
+		return errors.New("the I/O loop does not answer")
+	}
+	for _, p := range s.List() {
+		select {
+		case p.cmds <- func() {}:
+		case <-p.done:
+		case <-deadline.C:
+			return fmt.Errorf("pod %q: its loop does not answer", p.name)
+		}
+	}
+	return nil
+}
+
+// ReopenLogs closes and reopens every process's log file, for a log
+// rotation done by another program.
+func (s *Supervisor) ReopenLogs() {
+	for _, p := range s.List() {
+		for _, pr := range p.procs {
+			pr.log.reopen()
+		}
+	}
+}

@@ -41,6 +41,11 @@ type Options struct {
 	Output OutputFunc
 	// Cgroups is the host's cgroup layout; nil detects it.
 	Cgroups *cgroups.Hierarchy
+	// Delegate, when CgroupParent is empty, keeps pods inside the cgroup
+	// this process was given (systemd's Delegate=yes): on cgroup v2 the
+	// process moves itself into <own cgroup>/supervisor and pods go to
+	// <own cgroup>/pods/<pod>; on v1 each hierarchy's own path is used.
+	Delegate bool
 	// Persist keeps each pod's spec and state (desired state and status)
 	// in <Root>/pods/<pod>/spec.json and state.json, written atomically, so
 	// that Recover can bring the pods back after a restart.
@@ -50,6 +55,8 @@ type Options struct {
 	// log keeps, the current one included; default DefaultLogMaxFiles.
 	LogMaxSize  int64
 	LogMaxFiles int
+
+	reapScope string
 }
 
 // Supervisor keeps pods. Create one with New.
@@ -74,6 +81,10 @@ type Supervisor struct {
 func New(opts Options) (*Supervisor, error) {
 	if opts.Root == "" {
 		opts.Root = DefaultRoot
+	}
+	delegate := opts.Delegate && opts.CgroupParent == ""
+	if delegate {
+		opts.CgroupParent = "pods"
 	}
 	if opts.CgroupParent == "" {
 		opts.CgroupParent = DefaultCgroupParent
@@ -102,10 +113,21 @@ func New(opts Options) (*Supervisor, error) {
 			return nil, err
 		}
 	}
+	if delegate {
+		base, err := h.Delegate("supervisor")
+		if err != nil {
+			return nil, fmt.Errorf("cgroup delegation: %w", err)
+		}
+		opts.Logger.Info().Str("cgroup", filepath.Join(base, opts.CgroupParent)).Msg("pods live in the delegated cgroup")
+	}
+	if len(h.ReadOnly) > 0 {
+		opts.Logger.Warn().Strs("controllers", h.ReadOnly).Msg("cgroup v1 controllers are read-only here: their limits are not applied")
+	}
 	if err := startReaper(); err != nil {
 		return nil, fmt.Errorf("child subreaper: %w", err)
 	}
-	addReapScope(opts.CgroupParent)
+	opts.reapScope = filepath.Join(h.MainBase(), opts.CgroupParent)
+	addReapScope(opts.reapScope)
 	s := &Supervisor{opts: opts, h: h, pods: map[string]*Pod{}}
 	s.logLimit.size, s.logLimit.files = opts.LogMaxSize, opts.LogMaxFiles
 	return s, nil
@@ -514,7 +536,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 func (s *Supervisor) release() error {
 	err := namespaces.Release(filepath.Join(s.opts.Root, "ns"))
 	s.h.Prune(s.opts.CgroupParent)
-	removeReapScope(s.opts.CgroupParent)
+	removeReapScope(s.opts.reapScope)
 	return err
 }
 

@@ -2,14 +2,29 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
 
 	"github.com/podvisor/podvisor/supervisor"
 	"github.com/podvisor/podvisor/supervisor/daemon"
 )
+
+// DefaultConfig is the daemon's optional settings file, re-read on SIGHUP.
+const DefaultConfig = "/etc/podvisor/daemon.yaml"
+
+// fileSettings is the settings file: what a reload may change.
+type fileSettings struct {
+	LogLevel    string `yaml:"logLevel"`
+	LogMaxSize  int64  `yaml:"logMaxSize"`
+	LogMaxFiles int    `yaml:"logMaxFiles"`
+}
 
 func daemonCommand() *cli.Command {
 	return &cli.Command{
@@ -18,26 +33,96 @@ func daemonCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: daemon.DefaultRoot, EnvVars: []string{"PODVISOR_ROOT"}, Usage: "state directory"},
 			socketFlag(),
-			cgroupParentFlag(),
+			&cli.StringFlag{Name: "cgroup-parent", EnvVars: []string{"PODVISOR_CGROUP_PARENT"}, Usage: "cgroup under which pod cgroups are made (default: the delegated cgroup under systemd, else podvisor)"},
 			&cli.Int64Flag{Name: "log-max-size", Value: supervisor.DefaultLogMaxSize, Usage: "rotate a process's log file past this many bytes"},
 			&cli.IntFlag{Name: "log-max-files", Value: supervisor.DefaultLogMaxFiles, Usage: "log files kept per process, the current one included"},
+			&cli.StringFlag{Name: "config", Value: DefaultConfig, EnvVars: []string{"PODVISOR_CONFIG"}, Usage: "settings file (logLevel, logMaxSize, logMaxFiles), re-read on SIGHUP; flags win"},
 		},
 		Action: func(c *cli.Context) error {
+			settings, err := daemonSettings(c)
+			if err != nil {
+				return err
+			}
 			logger, err := newLogger(c, c.App.ErrWriter)
 			if err != nil {
 				return err
 			}
+			// The level is global so that a reload can change it.
+			logger = logger.Level(zerolog.TraceLevel)
+			zerolog.SetGlobalLevel(settings.LogLevel)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			reload := make(chan struct{}, 1)
+			go func() {
+				for range hup {
+					select {
+					case reload <- struct{}{}:
+					default:
+					}
+				}
+			}()
+			parent := c.String("cgroup-parent")
 			return daemon.Run(ctx, daemon.Config{
 				Root:         c.String("root"),
 				Socket:       c.String("socket"),
-				CgroupParent: c.String("cgroup-parent"),
+				CgroupParent: parent,
+				Delegate:     parent == "" && daemon.UnderSystemd(),
 				Logger:       logger,
 				Version:      versionString(),
-				LogMaxSize:   c.Int64("log-max-size"),
-				LogMaxFiles:  c.Int("log-max-files"),
+				LogMaxSize:   settings.LogMaxSize,
+				LogMaxFiles:  settings.LogMaxFiles,
+				Reload:       reload,
+				Reconfigure:  func() (daemon.Settings, error) { return daemonSettings(c) },
 			})
 		},
 	}
+}
+
+// daemonSettings reads the settings file, then lets flags given on the
+// command line (or their environment variables) win.
+func daemonSettings(c *cli.Context) (daemon.Settings, error) {
+	s := daemon.Settings{LogLevel: zerolog.InfoLevel, LogMaxSize: supervisor.DefaultLogMaxSize, LogMaxFiles: supervisor.DefaultLogMaxFiles}
+	var f fileSettings
+	path := c.String("config")
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !c.IsSet("config"):
+	case err != nil:
+		return s, err
+	default:
+		dec := yaml.NewDecoder(bytesReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&f); err != nil && err.Error() != "EOF" {
+			return s, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if f.LogLevel != "" {
+		lvl, err := zerolog.ParseLevel(f.LogLevel)
+		if err != nil {
+			return s, fmt.Errorf("%s: logLevel: unknown level %q", path, f.LogLevel)
+		}
+		s.LogLevel = lvl
+	}
+	if f.LogMaxSize > 0 {
+		s.LogMaxSize = f.LogMaxSize
+	}
+	if f.LogMaxFiles > 0 {
+		s.LogMaxFiles = f.LogMaxFiles
+	}
+	if c.IsSet("log-level") {
+		lvl, err := zerolog.ParseLevel(c.String("log-level"))
+		if err != nil {
+			return s, fmt.Errorf("--log-level: unknown level %q", c.String("log-level"))
+		}
+		s.LogLevel = lvl
+	}
+	if c.IsSet("log-max-size") {
+		s.LogMaxSize = c.Int64("log-max-size")
+	}
+	if c.IsSet("log-max-files") {
+		s.LogMaxFiles = c.Int("log-max-files")
+	}
+	return s, nil
 }

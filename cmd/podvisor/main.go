@@ -84,7 +84,16 @@ func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
 	}
 	switch c.String("log-format") {
 	case "json":
+		if journalStream() {
+			w = journalWriter{}
+		}
 	case "console":
+		if journalStream() {
+			// stderr goes to the journal: write journal-native entries with
+			// POD= and PROCESS= fields instead of text.
+			w = journalWriter{}
+			break
+		}
 		f, isFile := w.(*os.File)
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isFile || !term.IsTerminal(int(f.Fd()))}
 	default:

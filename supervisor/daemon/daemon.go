@@ -48,6 +48,20 @@ type Config struct {
 	// Ready, if set, is called once the API answers and recovered pods
 	// have been started.
 	Ready func(summary string)
+	// Delegate keeps pods inside the cgroup systemd gave the service
+	// (Delegate=yes) when CgroupParent is empty.
+	Delegate bool
+	// Reload delivers reload requests (SIGHUP); Reconfigure then says the
+	// settings to apply.
+	Reload      <-chan struct{}
+	Reconfigure func() (Settings, error)
+}
+
+// Settings are what a reload may change without touching any pod.
+type Settings struct {
+	LogLevel    zerolog.Level
+	LogMaxSize  int64
+	LogMaxFiles int
 }
 
 // Run serves until ctx ends, then stops every pod and returns nil, or
@@ -76,8 +90,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("another podvisor daemon uses root %s: %w", cfg.Root, pod.ErrConflict)
 	}
-	ln, err := listen(cfg.Socket, cfg.Group, log)
-	if err != nil {
+	ln := activated(log)
+	ownSocket := ln == nil
+	if ln != nil {
+		log.Info().Str("socket", ln.Addr().String()).Msg("serving on the socket systemd passed")
+	} else if ln, err = listen(cfg.Socket, cfg.Group, log); err != nil {
 		return err
 	}
 	sv, err := supervisor.New(supervisor.Options{
@@ -87,6 +104,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Persist:      true,
 		LogMaxSize:   cfg.LogMaxSize,
 		LogMaxFiles:  cfg.LogMaxFiles,
+		Delegate:     cfg.Delegate,
 	})
 	if err != nil {
 		ln.Close()
@@ -108,24 +126,38 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
-	running, failing := summary(sv)
-	log.Info().Str("socket", cfg.Socket).Str("root", cfg.Root).Int("pods", len(sv.List())).
+	log.Info().Str("socket", ln.Addr().String()).Str("root", cfg.Root).Int("pods", len(sv.List())).
 		Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
+	status := statusLine(sv)
+	notify(log, "READY=1\nSTATUS="+status)
 	if cfg.Ready != nil {
-		cfg.Ready(fmt.Sprintf("%d pods running, %d failing", running, failing))
+		cfg.Ready(status)
 	}
+	stopHelpers := make(chan struct{})
+	go watchdog(log, sv, stopHelpers)
+	go followStatus(log, sv, stopHelpers)
 
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		log.Error().Err(err).Msg("API server ended")
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case err := <-serveErr:
+			log.Error().Err(err).Msg("API server ended")
+			done = true
+		case <-cfg.Reload:
+			reload(log, cfg, sv)
+		}
 	}
+	close(stopHelpers)
+	notify(log, "STOPPING=1\nSTATUS=stopping every pod")
 	log.Info().Msg("stopping every pod")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	_ = httpSrv.Shutdown(shutdownCtx)
 	cancel()
 	err = sv.Shutdown(context.Background())
-	_ = os.Remove(cfg.Socket)
+	if ownSocket {
+		_ = os.Remove(cfg.Socket)
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("shutdown")
 	}
@@ -209,4 +241,28 @@ func GroupID(group string) int {
 		return -1
 	}
 	return id
+}
+
+// reload applies new settings without touching any pod: log level, log
+// rotation, and reopened log files.
+func reload(log zerolog.Logger, cfg Config, sv *supervisor.Supervisor) {
+	notify(log, "RELOADING=1\nMONOTONIC_USEC="+monotonicUsec())
+	if cfg.Reconfigure != nil {
+		s, err := cfg.Reconfigure()
+		if err != nil {
+			log.Error().Err(err).Msg("reload: keeping the current settings")
+		} else {
+			zerolog.SetGlobalLevel(s.LogLevel)
+			sv.SetLogLimits(s.LogMaxSize, s.LogMaxFiles)
+		}
+	}
+	sv.ReopenLogs()
+	log.Info().Msg("reloaded")
+	notify(log, "READY=1\nSTATUS="+statusLine(sv))
+}
+
+func monotonicUsec() string {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return strconv.FormatInt(ts.Nano()/1000, 10)
 }
