@@ -9,7 +9,9 @@ export CGO_ENABLED ?= 0
 GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 SOURCES = $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 
-.PHONY: all build run test test-unit bench lint fmt clean
+UNITDIR ?= /etc/systemd/system
+
+.PHONY: all build run test test-unit test-systemd bench lint fmt clean install uninstall
 
 all: build
 
@@ -40,6 +42,29 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 20m ./supervisor/
 	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
 	$(GO) test -run '^$$' -bench 'DaemonFootprint' -benchtime 1x -timeout 20m ./cmd/podvisor/
+
+# The binary and the systemd units; the podvisor group (socket access) is
+# created when installing onto this system (no DESTDIR).
+install: build
+	install -D -m 0755 bin/podvisor $(DESTDIR)$(PREFIX)/bin/podvisor
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/bin/podvisor|$(PREFIX)/bin/podvisor|' cmd/podvisor/systemd/podvisor.service > $(DESTDIR)$(UNITDIR)/podvisor.service
+	install -m 0644 cmd/podvisor/systemd/podvisor.socket $(DESTDIR)$(UNITDIR)/podvisor.socket
+	chmod 0644 $(DESTDIR)$(UNITDIR)/podvisor.service
+	@if [ -z "$(DESTDIR)" ]; then \
+		getent group podvisor >/dev/null || groupadd --system podvisor; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/podvisor $(DESTDIR)$(UNITDIR)/podvisor.service $(DESTDIR)$(UNITDIR)/podvisor.socket
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# podvisor under a real systemd: boots one in a container (systemd-nspawn)
+# and drives the installed units through it. Needs root; installs
+# debootstrap and systemd-container, caches the root filesystem.
+test-systemd: build
+	test/systemd/run.sh
 
 lint:
 	$(GO) vet ./...

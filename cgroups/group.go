@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	occ "github.com/opencontainers/cgroups"
@@ -56,6 +57,10 @@ type Group struct {
 	h    *Hierarchy
 	path string
 	mgr  occ.Manager
+	// tainted: cgroup.kill was written to this group or an ancestor. The
+	// kernel then kills any process cloned into it with CLONE_INTO_CGROUP
+	// (seen on Linux 6.18), so it must be made anew before the next one.
+	tainted atomic.Bool
 	// unified is the group's cgroup2 directory ("" on Legacy).
 	unified string
 	// v1 maps controller to the group's directory (empty on Unified).
@@ -253,6 +258,9 @@ func (g *Group) Populated() bool {
 func (g *Group) Kill() error {
 	if g.unified != "" {
 		err := occ.WriteFile(g.unified, "cgroup.kill", "1")
+		if err == nil {
+			g.tainted.Store(true)
+		}
 		if err == nil || errors.Is(err, os.ErrNotExist) && !g.Exists() {
 			return nil
 		}
@@ -275,6 +283,45 @@ func (g *Group) Kill() error {
 		err = fmt.Errorf("thaw: %w", terr)
 	}
 	return err
+}
+
+// Taint records that an ancestor of the group was killed with cgroup.kill;
+// see Renew.
+func (g *Group) Taint() {
+	if g.unified != "" {
+		g.tainted.Store(true)
+	}
+}
+
+// Renew makes the group's cgroup2 directory anew if it was killed with
+// cgroup.kill (by Kill, or an ancestor's, see Taint): the kernel would
+// otherwise kill every process cloned into it. It waits for the group to
+// be empty first and applies l again on a Unified host. It does nothing to
+// a group that was not killed.
+func (g *Group) Renew(l Limits) error {
+	if !g.tainted.Load() {
+		return nil
+	}
+	if !g.WaitEmpty(2 * time.Second) {
+		return fmt.Errorf("cgroup %s: processes still present after SIGKILL", g.path)
+	}
+	if err := os.Remove(g.unified); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("renew cgroup %s: %w", g.path, err)
+	}
+	if err := os.Mkdir(g.unified, 0o755); err != nil {
+		return fmt.Errorf("renew cgroup %s: %w", g.path, err)
+	}
+	if g.h.Mode == Unified && l != (Limits{}) {
+		r := l.resources()
+		if l.MemoryBytes > 0 {
+			r.MemorySwap = l.MemoryBytes
+		}
+		if err := g.mgr.Set(r); err != nil {
+			return fmt.Errorf("renew cgroup %s: %w", g.path, err)
+		}
+	}
+	g.tainted.Store(false)
+	return nil
 }
 
 // WaitEmpty waits until no process is left in the group, up to timeout.

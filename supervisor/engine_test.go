@@ -854,3 +854,59 @@ func TestEventsAndStatusShape(t *testing.T) {
 		}
 	}
 }
+
+// A cgroup that was killed with cgroup.kill must not kill what is started
+// in it afterwards (the kernel does, for CLONE_INTO_CGROUP, until the
+// cgroup is made anew).
+func TestStartAgainAfterKilledStop(t *testing.T) {
+	sv := newTestSupervisor(t)
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, podYAML(name, `
+  terminationGracePeriodSeconds: 0
+  processes:
+  - name: a
+    command: [sh, -c, "echo run; exec sleep 1000"]
+  - name: b
+    command: [sleep, "1000"]
+`)))
+	waitCond(t, p, 10*time.Second, "running", func(s *pod.Status) bool { return s.Processes[0].PID > 0 && s.Processes[1].PID > 0 })
+	if err := p.Stop(context.Background(), nil); err != nil { // grace 0: the pod's cgroup is killed
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	st := p.Status()
+	for _, ps := range st.Processes {
+		if ps.State != pod.StateRunning || ps.RestartCount != 0 || !alive(ps.PID) {
+			t.Errorf("after stop and start: %+v", ps)
+		}
+	}
+}
+
+func TestRestartAfterLeftoversKilled(t *testing.T) {
+	sv := newTestSupervisor(t)
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, podYAML(name, `
+  restartPolicy: Always
+  restartBackoff: {initialDelay: 100ms, maxDelay: 100ms}
+  processes:
+  - name: leaver
+    command: [sh, -c, "setsid sleep 1000 & echo run; sleep 0.3; exit 1"]
+`)))
+	st := waitCond(t, p, 20*time.Second, "three restarts", func(s *pod.Status) bool { return s.Processes[0].RestartCount >= 3 })
+	// Each run lived its 0.3 s and exited 1: none was killed at birth.
+	if c := st.Processes[0].ExitCode; c == nil || *c != 1 {
+		t.Errorf("last exit: %+v", st.Processes[0])
+	}
+	runs := 0
+	for _, l := range logLines(t, sv, name, "leaver") {
+		if l == "run" {
+			runs++
+		}
+	}
+	if runs < 3 {
+		t.Errorf("%d runs printed", runs)
+	}
+}

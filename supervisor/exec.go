@@ -137,12 +137,23 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 	} else {
 		close(output)
 	}
+	// Signals sent to the caller are for the command (without a terminal,
+	// Ctrl-C reaches only the caller: the command has its own session).
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	go func() {
-		select {
-		case <-ctx.Done():
-			_ = signalPidfd(f, unix.SIGKILL)
-		case <-done:
+		for {
+			select {
+			case <-ctx.Done():
+				_ = signalPidfd(f, unix.SIGKILL)
+				return
+			case sig := <-sigs:
+				_ = signalPidfd(f, sig.(unix.Signal))
+			case <-done:
+				return
+			}
 		}
 	}()
 	st, err := waitPidfd(f)

@@ -64,6 +64,9 @@ type stopState struct {
 	waiters  []chan struct{}
 }
 
+// Done is closed when the pod has been removed.
+func (p *Pod) Done() <-chan struct{} { return p.done }
+
 // Name is the pod's name.
 func (p *Pod) Name() string { return p.name }
 
@@ -189,6 +192,9 @@ func (p *Pod) start() error {
 	})
 	for _, pr := range p.procs {
 		pr.final, pr.streak, pr.restartAt, pr.killing = false, 0, time.Time{}, false
+	}
+	if err := p.execCg.Renew(cgroups.Limits{}); err != nil {
+		p.log.Warn().Err(err).Msg("renew the exec cgroup")
 	}
 	if p.nInit > 0 {
 		p.setPhase(pod.PhaseInitializing, "")
@@ -423,6 +429,7 @@ func (p *Pod) ended() {
 		if err := p.cg.Kill(); err != nil {
 			p.log.Warn().Err(err).Msg("kill leftovers")
 		}
+		p.taintChildren()
 		p.cg.WaitEmpty(2 * time.Second)
 	}
 }
@@ -521,6 +528,16 @@ func (p *Pod) killAll() {
 	if err := p.cg.Kill(); err != nil {
 		p.log.Error().Err(err).Msg("kill pod cgroup")
 	}
+	p.taintChildren()
+}
+
+// taintChildren records that the pod's cgroup was killed, so that every
+// child cgroup is renewed before its next use (see cgroups.Group.Renew).
+func (p *Pod) taintChildren() {
+	for _, pr := range p.procs {
+		pr.cg.Taint()
+	}
+	p.execCg.Taint()
 }
 
 func (p *Pod) maybeFinishStop() {

@@ -119,6 +119,13 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 	if n, err := pr.cg.OOMKills(); err == nil {
 		pr.oomBase = n
 	}
+	if err := pr.cg.Renew(limitsOf(spec.Resources.Limits)); err != nil {
+		unix.Close(out[0])
+		unix.Close(out[1])
+		unix.Close(errp[0])
+		unix.Close(errp[1])
+		return nil, err
+	}
 	pid, pidfd, err := forkInPod(l, own)
 	unix.Close(out[1])
 	unix.Close(errp[1])
@@ -166,7 +173,7 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 func (p *Pod) emitter(pr *proc, stream Stream) func(bool, []byte) {
 	out := p.sv.opts.Output
 	return func(partial bool, text []byte) {
-		now := time.Now()
+		now := time.Now().UTC()
 		pr.log.write(now, stream, partial, text)
 		l := Line{Time: now, Pod: p.name, Process: pr.spec.Name, Stream: stream, Partial: partial, Text: text}
 		p.sv.lines.publish(l)

@@ -306,6 +306,12 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	}
 	// The lock says which supervisor owns the pod's name on this root; a
 	// crashed owner's lock is free again, and its leftovers are swept.
+	// A lock file that exists already was left by a supervisor of this root
+	// that died while running the pod: only then are an existing cgroup and
+	// namespace files its leftovers, to be swept. Otherwise they belong to
+	// someone else (another root), and the name is taken.
+	_, lerr := os.Stat(filepath.Join(p.dir, "lock"))
+	leftovers := lerr == nil || saved != nil
 	lock, err := os.OpenFile(filepath.Join(p.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -315,9 +321,18 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 		return nil, fmt.Errorf("pod %q is run by another podvisor on root %s: %w", name, s.opts.Root, pod.ErrAlreadyExists)
 	}
 	p.lock = lock
-	undo = append(undo, func() { lock.Close() })
-	if err := s.sweep(p); err != nil {
-		return nil, err
+	undo = append(undo, func() {
+		lock.Close()
+		if !leftovers {
+			os.Remove(filepath.Join(p.dir, "lock"))
+		}
+	})
+	if leftovers {
+		if err := s.sweep(p); err != nil {
+			return nil, err
+		}
+	} else if s.taken(p) {
+		return nil, fmt.Errorf("pod %q: its cgroup or namespaces exist already, made by another podvisor (another root, same cgroup parent): %w", name, pod.ErrAlreadyExists)
 	}
 	if s.opts.Persist && saved == nil {
 		if err := store.WriteJSON(filepath.Join(p.dir, specFile), spec); err != nil {
@@ -400,6 +415,15 @@ func (s *Supervisor) sweep(p *Pod) error {
 		}
 	}
 	return g.Destroy()
+}
+
+// taken reports whether the pod's cgroup or namespace directory exists.
+func (s *Supervisor) taken(p *Pod) bool {
+	if _, err := os.Stat(p.nsDir); err == nil {
+		return true
+	}
+	g, err := s.h.Open("/" + s.opts.CgroupParent + "/" + cgroupName(p.name))
+	return err == nil && g.Exists()
 }
 
 // RemoveOptions tune Remove.

@@ -18,9 +18,10 @@ func signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 func execCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "exec",
-		Usage:     "run a command inside a pod's namespaces and cgroup; exits with its exit code",
-		ArgsUsage: "NAME -- COMMAND [ARG...]",
+		Name:                   "exec",
+		UseShortOptionHandling: true,
+		Usage:                  "run a command inside a pod's namespaces and cgroup; exits with its exit code",
+		ArgsUsage:              "NAME -- COMMAND [ARG...]",
 		Flags: []cli.Flag{
 			socketFlag(),
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},
@@ -58,8 +59,6 @@ func execCommand() *cli.Command {
 			if c.Bool("stdin") {
 				req.Stdin = os.Stdin
 			}
-			// Signals are for the command, not for podvisor.
-			signal.Ignore(os.Interrupt, syscall.SIGQUIT)
 			code, err := supervisor.Exec(context.Background(), req)
 			if err != nil {
 				return err

@@ -55,14 +55,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
-		Name:                 "podvisor",
-		Usage:                "a process-level pod supervisor",
-		Version:              versionString(),
-		EnableBashCompletion: true,
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		HideVersion:          true,
-		ExitErrHandler:       func(*cli.Context, error) {},
+		Name:                   "podvisor",
+		Usage:                  "a process-level pod supervisor",
+		Version:                versionString(),
+		EnableBashCompletion:   true,
+		UseShortOptionHandling: true,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		HideVersion:            true,
+		ExitErrHandler:         func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"PODVISOR_LOG_LEVEL"}, Usage: "podvisor's own log level: debug, info, warn, error"},
 			&cli.StringFlag{Name: "log-format", Value: "console", EnvVars: []string{"PODVISOR_LOG_FORMAT"}, Usage: "console or json"},
@@ -72,6 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			daemonCommand(),
 			validateCommand(),
 			versionCommand(),
+			generateCommand(),
 		}, clientCommands()...),
 	}
 }

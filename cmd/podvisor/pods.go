@@ -332,6 +332,9 @@ func logsAction(c *cli.Context) error {
 		defer cancel()
 	}
 	w := c.App.Writer
+	if c.IsSet("tail") && c.Int("tail") == 0 {
+		return nil // --tail 0: no line, as kubectl
+	}
 	return client(c).Logs(ctx, name, api.LogsOptions{Process: process, Tail: c.Int("tail"), Follow: c.Bool("follow")}, func(e supervisor.LogEntry) error {
 		var b strings.Builder
 		if c.Bool("timestamps") {

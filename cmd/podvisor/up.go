@@ -15,6 +15,8 @@ import (
 
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/supervisor/api"
+	"github.com/podvisor/podvisor/supervisor/daemon"
 )
 
 func rootFlag() cli.Flag {
@@ -82,9 +84,17 @@ func upAction(c *cli.Context) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	// Under systemd (a generated unit with Delegate=yes), the pod lives in
+	// the unit's cgroup unless --cgroup-parent says otherwise.
+	parent := c.String("cgroup-parent")
+	delegate := !c.IsSet("cgroup-parent") && daemon.UnderSystemd()
+	if delegate {
+		parent = ""
+	}
 	sv, err := supervisor.New(supervisor.Options{
 		Root:         c.String("root"),
-		CgroupParent: c.String("cgroup-parent"),
+		CgroupParent: parent,
+		Delegate:     delegate,
 		Logger:       logger,
 		Output:       out.line,
 	})
@@ -106,6 +116,13 @@ func upAction(c *cli.Context) error {
 		st, _ := p.Wait(context.Background())
 		ended <- st
 	}()
+	// Under systemd (a unit made by `podvisor generate systemd`), say ready
+	// once the app processes have been started.
+	go func() {
+		if st, err := p.WaitFor(context.Background(), api.Started); err == nil && !st.Phase.Ended() {
+			daemon.Notify(logger, "READY=1\nSTATUS=pod "+st.Name+" running")
+		}
+	}()
 	var final pod.Status
 	stopping := false
 	for done := false; !done; {
@@ -120,6 +137,9 @@ func upAction(c *cli.Context) error {
 				logger.Warn().Msg("second signal: killing the pod now")
 			} else {
 				logger.Info().Str("signal", sig.String()).Msg("stopping the pod")
+			}
+			if !stopping {
+				daemon.Notify(logger, "STOPPING=1")
 			}
 			stopping = true
 			go func() { _ = p.Stop(context.Background(), grace) }()

@@ -177,7 +177,7 @@ func (c *Client) Remove(ctx context.Context, name string, force bool, timeout *i
 type LogsOptions struct {
 	// Process limits the lines to one process; "" is all, merged in time.
 	Process string
-	// Tail keeps the last Tail lines; < 0 is all.
+	// Tail keeps the last Tail lines; 0 (or less) is all.
 	Tail int
 	// Follow keeps streaming new lines, across restarts, until ctx ends.
 	Follow bool
@@ -189,7 +189,7 @@ func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, fn func(s
 	if o.Process != "" {
 		q.Set("process", o.Process)
 	}
-	if o.Tail >= 0 {
+	if o.Tail > 0 {
 		q.Set("tail", strconv.Itoa(o.Tail))
 	}
 	if o.Follow {

@@ -162,6 +162,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/pods/{name}/restart", s.restart)
 	mux.HandleFunc("GET /v1/pods/{name}/logs", s.logs)
 	mux.HandleFunc("GET /v1/events", s.events)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path), Code: CodeNotFound})
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, _ := r.Context().Value(credKey{}).(*unix.Ucred)
 		if !s.allowed(cred) {
@@ -444,6 +447,8 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-r.Context().Done():
+			return
+		case <-p.Done():
 			return
 		}
 	}

@@ -113,9 +113,13 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &api.Server{Supervisor: sv, Log: log, Version: cfg.Version, Group: cfg.Group}
 	srv.Start()
 	defer srv.Close()
+	// Streams (logs -f, events -f) end when the daemon stops.
+	serveCtx, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ConnContext:       api.ConnContext,
+		BaseContext:       func(net.Listener) context.Context { return serveCtx },
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	// The socket listens already, so clients that come during recovery
@@ -151,6 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	close(stopHelpers)
 	notify(log, "STOPPING=1\nSTATUS=stopping every pod")
 	log.Info().Msg("stopping every pod")
+	endStreams()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	_ = httpSrv.Shutdown(shutdownCtx)
 	cancel()

@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
-	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/coreos/go-systemd/v22/activation"
+	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/rs/zerolog"
 
 	"github.com/podvisor/podvisor/supervisor"
@@ -17,7 +17,10 @@ import (
 // that expects notifications (Type=notify sets NOTIFY_SOCKET).
 func UnderSystemd() bool { return os.Getenv("NOTIFY_SOCKET") != "" }
 
-// notify sends a state to systemd; outside systemd it does nothing at all.
+// Notify sends a state to systemd (sd_notify); outside systemd it does
+// nothing at all.
+func Notify(log zerolog.Logger, state string) { notify(log, state) }
+
 func notify(log zerolog.Logger, state string) {
 	if !UnderSystemd() {
 		return
