@@ -59,6 +59,7 @@ cp -a "$ROOTFS" "$MACHINE"
 make -s install DESTDIR="$MACHINE" PREFIX=/usr/local >/dev/null
 chroot "$MACHINE" groupadd --system podvisor
 cp test/systemd/pod.yaml "$MACHINE/root/pod.yaml"
+cp test/systemd/up.yaml "$MACHINE/root/up.yaml"
 # A watchdog period short enough to test (the shipped unit says 30s).
 mkdir -p "$MACHINE/etc/systemd/system/podvisor.service.d"
 printf '[Service]\nWatchdogSec=3s\n' > "$MACHINE/etc/systemd/system/podvisor.service.d/watchdog.conf"
@@ -168,6 +169,21 @@ check "and started the daemon" test "$(prop podvisor.service ActiveState)" = act
 
 ct podvisor rm -f sdpod >/dev/null 2>&1
 ct systemctl stop podvisor.service podvisor.socket >/dev/null 2>&1
+
+# 10. One unit per pod: podvisor generate systemd, run by podvisor up.
+ct sh -c 'podvisor generate systemd /root/up.yaml > /etc/systemd/system/podvisor-solo.service'
+out=$(ct systemd-analyze verify /etc/systemd/system/podvisor-solo.service 2>&1)
+check "the generated unit verifies without a word" test -z "$out"
+[ -n "$out" ] && echo "$out" | sed 's/^/#   /'
+ct systemctl daemon-reload
+check "systemctl start podvisor-solo (up says READY=1)" ct systemctl start podvisor-solo.service
+check "it is active" test "$(prop podvisor-solo.service ActiveState)" = active
+solocg=$(prop podvisor-solo.service ControlGroup)
+solo_in_unit() { ct sh -c "find /sys/fs/cgroup/unified$solocg/pods /sys/fs/cgroup$solocg/pods -name cgroup.procs -exec cat {} + 2>/dev/null; true" | grep -q .; }
+check "the pod's process runs in the unit's cgroup" solo_in_unit
+check "systemctl stop podvisor-solo" ct systemctl stop podvisor-solo.service
+left=$(ct sh -c "find /sys/fs/cgroup/unified$solocg /sys/fs/cgroup$solocg -name cgroup.procs -exec cat {} + 2>/dev/null" | wc -w)
+check "nothing left in its cgroup ($left)" test "$left" = 0
 echo
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
