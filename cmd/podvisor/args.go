@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -16,12 +17,26 @@ func reorderArgs(app *cli.App, args []string) []string {
 		return args
 	}
 	globals := flagTable(app.Flags)
-	// Find the command: the first token that is not a global flag or its value.
+	// Find the command: the first token that is not a flag or a flag's
+	// value. A flag the app does not know (a command's, such as --socket,
+	// given before the command) takes the next token as its value unless
+	// that token names a command.
 	i := 1
+	var early []string // command flags given before the command
 	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
 		name, hasValue := flagName(args[i])
+		takesValue, known := globals[name]
+		if !known {
+			early = append(early, args[i])
+			if !hasValue && i+1 < len(args) && app.Command(args[i+1]) == nil {
+				early = append(early, args[i+1])
+				i++
+			}
+			i++
+			continue
+		}
 		i++
-		if takesValue, ok := globals[name]; ok && takesValue && !hasValue {
+		if takesValue && !hasValue {
 			i++
 		}
 	}
@@ -34,7 +49,13 @@ func reorderArgs(app *cli.App, args []string) []string {
 	}
 	local := flagTable(cmd.Flags)
 	var front, flags, positional []string
-	front = append(front, args[:i]...)
+	for j := 1; j < i; j++ {
+		if !slices.Contains(early, args[j]) {
+			front = append(front, args[j])
+		}
+	}
+	front = append([]string{args[0]}, front...)
+	flags = append(flags, early...)
 	rest := args[i+1:]
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]

@@ -17,6 +17,9 @@ func TestReorderArgs(t *testing.T) {
 		{[]string{"podvisor", "exec", "web", "-t", "--", "ls", "-l"}, []string{"podvisor", "exec", "-t", "web", "--", "ls", "-l"}},
 		{[]string{"podvisor", "exec", "-i", "--process", "p", "web", "--", "sh", "-c", "x"}, []string{"podvisor", "exec", "-i", "--process", "p", "web", "--", "sh", "-c", "x"}},
 		{[]string{"podvisor", "nosuch", "-x"}, []string{"podvisor", "nosuch", "-x"}},
+		{[]string{"podvisor", "--socket", "/s", "ps", "-o", "json"}, []string{"podvisor", "ps", "--socket", "/s", "-o", "json"}},
+		{[]string{"podvisor", "--socket=/s", "--log-level", "warn", "rm", "x", "-f"}, []string{"podvisor", "--log-level", "warn", "rm", "--socket=/s", "-f", "x"}},
+		{[]string{"podvisor", "exec", "-it", "web", "--", "sh"}, []string{"podvisor", "exec", "-it", "web", "--", "sh"}},
 	} {
 		if got := reorderArgs(app, c.in); !slices.Equal(got, c.want) {
 			t.Errorf("%q:\n got %q\nwant %q", c.in, got, c.want)

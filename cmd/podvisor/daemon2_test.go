@@ -108,7 +108,7 @@ func TestExec(t *testing.T) {
 	if b, err := cmd.Output(); err != nil || string(b) != "through stdin\n" {
 		t.Errorf("exec -i: %v %q", err, b)
 	}
-	out = c.mustPV(t, "exec", "-t", "box", "--", "sh", "-c", "test -t 0 && test -t 1 && echo has-tty")
+	out = c.mustPV(t, "exec", "-it", "box", "--", "sh", "-c", "test -t 0 && test -t 1 && echo has-tty")
 	if !strings.Contains(out, "has-tty") {
 		t.Errorf("exec -t: %q", out)
 	}
