@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
+	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
 	"github.com/podvisor/podvisor/supervisor/daemon"
 )
@@ -22,8 +23,17 @@ const DefaultConfig = "/etc/podvisor/daemon.yaml"
 // fileSettings is the settings file: what a reload may change.
 type fileSettings struct {
 	LogLevel    string `yaml:"logLevel"`
-	LogMaxSize  int64  `yaml:"logMaxSize"`
+	LogMaxSize  string `yaml:"logMaxSize"`
 	LogMaxFiles int    `yaml:"logMaxFiles"`
+}
+
+// parseSize reads a byte count: a plain number or a quantity ("10Mi").
+func parseSize(s string) (int64, error) {
+	q, err := pod.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return q.Value(), nil
 }
 
 func daemonCommand() *cli.Command {
@@ -34,7 +44,7 @@ func daemonCommand() *cli.Command {
 			&cli.StringFlag{Name: "root", Value: daemon.DefaultRoot, EnvVars: []string{"PODVISOR_ROOT"}, Usage: "state directory"},
 			socketFlag(),
 			&cli.StringFlag{Name: "cgroup-parent", EnvVars: []string{"PODVISOR_CGROUP_PARENT"}, Usage: "cgroup under which pod cgroups are made (default: the delegated cgroup under systemd, else podvisor)"},
-			&cli.Int64Flag{Name: "log-max-size", Value: supervisor.DefaultLogMaxSize, Usage: "rotate a process's log file past this many bytes"},
+			&cli.StringFlag{Name: "log-max-size", Value: "10Mi", Usage: "rotate a process's log file past this size (bytes, or a quantity such as 10Mi)"},
 			&cli.IntFlag{Name: "log-max-files", Value: supervisor.DefaultLogMaxFiles, Usage: "log files kept per process, the current one included"},
 			&cli.StringFlag{Name: "config", Value: DefaultConfig, EnvVars: []string{"PODVISOR_CONFIG"}, Usage: "settings file (logLevel, logMaxSize, logMaxFiles), re-read on SIGHUP; flags win"},
 		},
@@ -105,8 +115,12 @@ func daemonSettings(c *cli.Context) (daemon.Settings, error) {
 		}
 		s.LogLevel = lvl
 	}
-	if f.LogMaxSize > 0 {
-		s.LogMaxSize = f.LogMaxSize
+	if f.LogMaxSize != "" {
+		n, err := parseSize(f.LogMaxSize)
+		if err != nil {
+			return s, fmt.Errorf("%s: logMaxSize: %w", path, err)
+		}
+		s.LogMaxSize = n
 	}
 	if f.LogMaxFiles > 0 {
 		s.LogMaxFiles = f.LogMaxFiles
@@ -119,7 +133,11 @@ func daemonSettings(c *cli.Context) (daemon.Settings, error) {
 		s.LogLevel = lvl
 	}
 	if c.IsSet("log-max-size") {
-		s.LogMaxSize = c.Int64("log-max-size")
+		n, err := parseSize(c.String("log-max-size"))
+		if err != nil {
+			return s, fmt.Errorf("--log-max-size: %w", err)
+		}
+		s.LogMaxSize = n
 	}
 	if c.IsSet("log-max-files") {
 		s.LogMaxFiles = c.Int("log-max-files")
