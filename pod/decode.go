@@ -16,17 +16,27 @@ import (
 // unknown field, a duplicate key or a value of the wrong type is an error
 // naming the field path. It does not apply defaults or validate; Load does.
 func Decode(data []byte) (*Pod, error) {
-	root, err := parseDoc(data)
+	p, errs, err := decode(data)
 	if err != nil {
 		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return p, nil
+}
+
+// decode parses one document and decodes what it can: the problems found
+// come back in errs; err is for a file that is not YAML at all.
+func decode(data []byte) (*Pod, ErrorList, error) {
+	root, err := parseDoc(data)
+	if err != nil {
+		return nil, nil, err
 	}
 	var p Pod
 	var errs ErrorList
 	decodeNode(root, reflect.ValueOf(&p).Elem(), "", &errs)
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return &p, nil
+	return &p, errs, nil
 }
 
 // Load decodes a pod file, applies the defaults and validates it. Every
@@ -34,13 +44,10 @@ func Decode(data []byte) (*Pod, error) {
 // types), then those of validation on what could be decoded, leaving out a
 // field already reported.
 func Load(data []byte) (*Pod, error) {
-	root, err := parseDoc(data)
+	p, errs, err := decode(data)
 	if err != nil {
 		return nil, err
 	}
-	var p Pod
-	var errs ErrorList
-	decodeNode(root, reflect.ValueOf(&p).Elem(), "", &errs)
 	hostnameSet := p.Spec.Hostname != ""
 	p.SetDefaults()
 	if verr := p.Validate(); verr != nil {
@@ -58,7 +65,7 @@ func Load(data []byte) (*Pod, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &p, nil
+	return p, nil
 }
 
 // maxNodes bounds the work of decoding one file, aliases expanded, so a

@@ -110,55 +110,23 @@ func clientCommands() []*cli.Command {
 		{
 			Name: "start", Usage: "start a pod; returns once its processes have started", ArgsUsage: "NAME",
 			Flags: []cli.Flag{socketFlag()},
-			Action: func(c *cli.Context) error {
-				name, err := oneArg(c, "NAME")
-				if err != nil {
-					return err
-				}
-				st, err := client(c).Start(c.Context, name, true)
-				if err != nil {
-					return err
-				}
-				if err := checkStarted(st); err != nil {
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, name)
-				return nil
-			},
+			Action: podAction(true, func(c *cli.Context, name string) (pod.Status, error) {
+				return client(c).Start(c.Context, name, true)
+			}),
 		},
 		{
 			Name: "restart", Usage: "stop a pod, then start it again", ArgsUsage: "NAME",
 			Flags: []cli.Flag{socketFlag(), timeout},
-			Action: func(c *cli.Context) error {
-				name, err := oneArg(c, "NAME")
-				if err != nil {
-					return err
-				}
-				st, err := client(c).Restart(c.Context, name, intFlag(c, "timeout"))
-				if err != nil {
-					return err
-				}
-				if err := checkStarted(st); err != nil {
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, name)
-				return nil
-			},
+			Action: podAction(true, func(c *cli.Context, name string) (pod.Status, error) {
+				return client(c).Restart(c.Context, name, intFlag(c, "timeout"))
+			}),
 		},
 		{
 			Name: "stop", Usage: "stop a pod (stop signals, grace period, then SIGKILL); returns once it is stopped", ArgsUsage: "NAME",
 			Flags: []cli.Flag{socketFlag(), timeout},
-			Action: func(c *cli.Context) error {
-				name, err := oneArg(c, "NAME")
-				if err != nil {
-					return err
-				}
-				if _, err := client(c).Stop(c.Context, name, intFlag(c, "timeout")); err != nil {
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, name)
-				return nil
-			},
+			Action: podAction(false, func(c *cli.Context, name string) (pod.Status, error) {
+				return client(c).Stop(c.Context, name, intFlag(c, "timeout"))
+			}),
 		},
 		{
 			Name: "rm", Usage: "remove pods; -f stops running ones first", ArgsUsage: "NAME...",
@@ -240,6 +208,28 @@ func clientCommands() []*cli.Command {
 			Action: eventsAction,
 		},
 		execCommand(),
+	}
+}
+
+// podAction is a verb on one pod: it prints the pod's name on success, and
+// with started, fails when the pod failed while starting.
+func podAction(started bool, do func(c *cli.Context, name string) (pod.Status, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		name, err := oneArg(c, "NAME")
+		if err != nil {
+			return err
+		}
+		st, err := do(c, name)
+		if err != nil {
+			return err
+		}
+		if started {
+			if err := checkStarted(st); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(c.App.Writer, name)
+		return nil
 	}
 }
 
