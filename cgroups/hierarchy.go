@@ -27,6 +27,7 @@ const (
 	Unified
 )
 
+// String names the layout: "v1", "hybrid" or "v2".
 func (m Mode) String() string {
 	switch m {
 	case Legacy:

@@ -910,3 +910,19 @@ func TestRestartAfterLeftoversKilled(t *testing.T) {
 		t.Errorf("%d runs printed", runs)
 	}
 }
+
+func TestStartErrorUnderAlwaysKeepsItsMessage(t *testing.T) {
+	sv := newTestSupervisor(t)
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, podYAML(name, `
+  processes:
+  - name: nobin
+    command: [/nonexistent/podvisor-missing]
+`)))
+	st := waitCond(t, p, 10*time.Second, "back-off", func(s *pod.Status) bool {
+		return s.Processes[0].Reason == pod.ReasonCrashLoopBackOff
+	})
+	if m := st.Processes[0].Message; !strings.Contains(m, pod.ReasonStartError) || !strings.Contains(m, "/nonexistent/podvisor-missing") {
+		t.Errorf("message while waiting: %q", m)
+	}
+}

@@ -16,9 +16,14 @@ import (
 type ioHandler interface {
 	// ready is called when fd is readable or hung up. It returns true when
 	// the fd is done: the loop then unregisters it (and closes it if
-	// closeWhenDone).
+	// closeWhenDone), and then calls finish if the handler has one. A
+	// handler must not close its fd in ready: a new fd of the same number
+	// could be registered before the loop has unregistered the old one.
 	ready() (done bool)
 }
+
+// finisher is a handler with work to do once its fd is unregistered.
+type finisher interface{ finish() }
 
 type ioEntry struct {
 	h             ioHandler
@@ -95,6 +100,9 @@ func (l *ioLoop) run() {
 			if e.closeWhenDone {
 				unix.Close(int(ev.Fd))
 			}
+			if f, ok := e.h.(finisher); ok {
+				f.finish()
+			}
 		}
 	}
 }
@@ -156,7 +164,12 @@ func (s *streamReader) split(data []byte) {
 				s.pending = s.pending[:0]
 			}
 		} else {
-			s.emit(false, data[:i])
+			line := data[:i]
+			for len(line) > maxLine {
+				s.emit(true, line[:maxLine])
+				line = line[maxLine:]
+			}
+			s.emit(false, line)
 		}
 		data = data[i+1:]
 	}

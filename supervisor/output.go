@@ -199,7 +199,7 @@ func readLogFiles(path, process string, maxFiles int) []LogEntry {
 			continue
 		}
 		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 64*1024), maxLine+1024)
+		sc.Buffer(make([]byte, 64*1024), 1<<20) // a record is at most 16 KiB plus its prefix
 		for sc.Scan() {
 			if e, ok := parseCRI(process, sc.Text()); ok {
 				out = append(out, e)

@@ -46,13 +46,16 @@ func (p *Pod) Desired() Desired {
 	return p.desired
 }
 
+// setDesired records what the user asked. With persistence it is on disk
+// before the call returns, so that an answer to the user is never ahead of
+// what a crash would recover.
 func (p *Pod) setDesired(d Desired) {
 	p.mu.Lock()
 	changed := p.desired != d
 	p.desired = d
 	p.mu.Unlock()
-	if changed {
-		p.markDirty()
+	if changed && p.sv.opts.Persist {
+		p.saveState()
 	}
 }
 
@@ -78,6 +81,10 @@ func (p *Pod) persistLoop() {
 }
 
 func (p *Pod) saveState() {
+	// One save at a time, each of the state as it is when it begins, so
+	// that an older state never lands after a newer one.
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
 	p.mu.Lock()
 	st := savedState{Desired: p.desired, Status: p.statusLocked()}
 	p.mu.Unlock()
@@ -240,6 +247,14 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
+			}
+			claimed := false
+			p.do(func() {
+				claimed = !p.removed
+				p.removed = true
+			})
+			if !claimed {
+				return // a Remove has it
 			}
 			close(p.quit)
 			<-p.done

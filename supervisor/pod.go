@@ -50,6 +50,7 @@ type Pod struct {
 	changed chan struct{} // closed and replaced at every status change
 	desired Desired
 
+	saveMu      sync.Mutex    // serializes state.json writes
 	persistKick chan struct{} // a state save is wanted
 	persistStop chan struct{}
 	persistDone chan struct{}
@@ -162,9 +163,12 @@ func (p *Pod) setPhase(ph pod.Phase, msg string) {
 func (p *Pod) Start() error {
 	var err error
 	if !p.do(func() {
-		if err = p.start(); err == nil {
-			p.setDesired(DesiredRunning)
+		if p.removed {
+			err = fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
+			return
 		}
+		p.setDesired(DesiredRunning)
+		err = p.start()
 	}) {
 		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
 	}
@@ -367,8 +371,12 @@ func (p *Pod) afterExit(pr *proc, ex pod.Exit, ran time.Duration) {
 	}
 	pr.restartAt = time.Now().Add(d.Delay)
 	p.update(func() {
-		pr.st.State, pr.st.Reason = pod.StateWaiting, pod.ReasonCrashLoopBackOff
-		pr.st.Message = fmt.Sprintf("back-off %s restarting %s process", d.Delay, ex.Reason())
+		// The last exit's reason and message stay readable while waiting.
+		msg := fmt.Sprintf("back-off %s restarting process after %s", d.Delay, ex.Reason())
+		if pr.st.Message != "" {
+			msg += ": " + pr.st.Message
+		}
+		pr.st.State, pr.st.Reason, pr.st.Message = pod.StateWaiting, pod.ReasonCrashLoopBackOff, msg
 	})
 }
 

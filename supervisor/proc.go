@@ -116,15 +116,15 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 		files: []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])},
 		ns:    p.nsh, cg: pr.cg,
 	}
-	if n, err := pr.cg.OOMKills(); err == nil {
-		pr.oomBase = n
-	}
 	if err := pr.cg.Renew(limitsOf(spec.Resources.Limits)); err != nil {
 		unix.Close(out[0])
 		unix.Close(out[1])
 		unix.Close(errp[0])
 		unix.Close(errp[1])
 		return nil, err
+	}
+	if n, err := pr.cg.OOMKills(); err == nil {
+		pr.oomBase = n
 	}
 	pid, pidfd, err := forkInPod(l, own)
 	unix.Close(out[1])
@@ -162,8 +162,11 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 		}()
 	}}
 	if err := loop.add(pidfd, w, false); err != nil {
-		// Without a watch the process cannot be supervised: kill it.
+		// Without a watch the process cannot be supervised: kill it, and
+		// leave it to the orphan reaper.
 		_ = pr.cg.Kill()
+		run.closePidfd()
+		disown(pid)
 		return nil, err
 	}
 	return run, nil

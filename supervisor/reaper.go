@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -106,10 +107,27 @@ func startReaper() error {
 }
 
 // reapOrphans reaps every exited child that is not owned and lived in a
-// pod cgroup.
+// pod cgroup. It peeks with waitid(P_ALL, WNOHANG|WNOWAIT), which names one
+// exited child without reaping it, and reaps that pid if it is an orphan;
+// when the peek names a child it must leave alone (one a waiter owns, or
+// the embedding program's), which hides the others, it lists the children
+// from /proc and checks each.
 func reapOrphans() {
 	reapMu.Lock()
 	defer reapMu.Unlock()
+	for {
+		var info siginfoChild
+		err := unix.Waitid(unix.P_ALL, 0, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err != nil || info.Pid == 0 {
+			return // no exited child at all
+		}
+		pid := int(info.Pid)
+		if isOwned(pid) || !inReapScope(pid) {
+			break
+		}
+		var si unix.Siginfo
+		_ = unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOHANG, nil)
+	}
 	for _, pid := range children() {
 		if isOwned(pid) || !isZombie(pid) || !inReapScope(pid) {
 			continue

@@ -334,11 +334,6 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	} else if s.taken(p) {
 		return nil, fmt.Errorf("pod %q: its cgroup or namespaces exist already, made by another podvisor (another root, same cgroup parent): %w", name, pod.ErrAlreadyExists)
 	}
-	if s.opts.Persist && saved == nil {
-		if err := store.WriteJSON(filepath.Join(p.dir, specFile), spec); err != nil {
-			return nil, err
-		}
-	}
 
 	cgPath := "/" + s.opts.CgroupParent + "/" + cgroupName(name)
 	if p.cg, err = s.h.Create(cgPath, limitsOf(spec.Spec.Resources.Limits)); err != nil {
@@ -383,6 +378,11 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	}
 	if saved != nil {
 		p.restore(saved)
+	} else if s.opts.Persist {
+		// Last: a spec on disk means a pod to recover.
+		if err := store.WriteJSON(filepath.Join(p.dir, specFile), spec); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -446,12 +446,17 @@ func (s *Supervisor) Remove(ctx context.Context, name string, opts RemoveOptions
 	}
 	for {
 		var busy bool
+		gone := false
 		if !p.do(func() {
+			if p.removed {
+				gone = true
+				return
+			}
 			busy = p.phase == pod.PhaseInitializing || p.phase == pod.PhaseRunning || p.phase == pod.PhaseTerminating
 			if !busy {
 				p.removed = true
 			}
-		}) {
+		}) || gone {
 			return fmt.Errorf("pod %q: %w", name, pod.ErrNotFound)
 		}
 		if !busy {

@@ -40,14 +40,14 @@ func daemonCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "daemon",
 		Usage: "run the podvisor daemon: keep pods, serve the API on a unix socket",
-		Flags: []cli.Flag{
+		Flags: logFlags(
 			&cli.StringFlag{Name: "root", Value: daemon.DefaultRoot, EnvVars: []string{"PODVISOR_ROOT"}, Usage: "state directory"},
 			socketFlag(),
 			&cli.StringFlag{Name: "cgroup-parent", EnvVars: []string{"PODVISOR_CGROUP_PARENT"}, Usage: "cgroup under which pod cgroups are made (default: the delegated cgroup under systemd, else podvisor)"},
 			&cli.StringFlag{Name: "log-max-size", Value: "10Mi", Usage: "rotate a process's log file past this size (bytes, or a quantity such as 10Mi)"},
 			&cli.IntFlag{Name: "log-max-files", Value: supervisor.DefaultLogMaxFiles, Usage: "log files kept per process, the current one included"},
 			&cli.StringFlag{Name: "config", Value: DefaultConfig, EnvVars: []string{"PODVISOR_CONFIG"}, Usage: "settings file (logLevel, logMaxSize, logMaxFiles), re-read on SIGHUP; flags win"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			settings, err := daemonSettings(c)
 			if err != nil {
@@ -76,9 +76,9 @@ func daemonCommand() *cli.Command {
 			parent := c.String("cgroup-parent")
 			return daemon.Run(ctx, daemon.Config{
 				Root:         c.String("root"),
-				Socket:       c.String("socket"),
+				Socket:       flagValue(c, "socket"),
 				CgroupParent: parent,
-				Delegate:     parent == "" && daemon.UnderSystemd(),
+				Delegate:     parent == "" && daemon.InUnit(),
 				Logger:       logger,
 				Version:      versionString(),
 				LogMaxSize:   settings.LogMaxSize,
@@ -125,10 +125,10 @@ func daemonSettings(c *cli.Context) (daemon.Settings, error) {
 	if f.LogMaxFiles > 0 {
 		s.LogMaxFiles = f.LogMaxFiles
 	}
-	if c.IsSet("log-level") {
-		lvl, err := zerolog.ParseLevel(c.String("log-level"))
+	if flagSet(c, "log-level") {
+		lvl, err := zerolog.ParseLevel(flagValue(c, "log-level"))
 		if err != nil {
-			return s, fmt.Errorf("--log-level: unknown level %q", c.String("log-level"))
+			return s, fmt.Errorf("--log-level: unknown level %q", flagValue(c, "log-level"))
 		}
 		s.LogLevel = lvl
 	}
@@ -143,4 +143,14 @@ func daemonSettings(c *cli.Context) (daemon.Settings, error) {
 		s.LogMaxFiles = c.Int("log-max-files")
 	}
 	return s, nil
+}
+
+// flagSet reports whether a flag was given, globally or on the command.
+func flagSet(c *cli.Context, name string) bool {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return true
+		}
+	}
+	return false
 }

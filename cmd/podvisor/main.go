@@ -64,10 +64,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		HideVersion:            true,
 		ExitErrHandler:         func(*cli.Context, error) {},
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"PODVISOR_LOG_LEVEL"}, Usage: "podvisor's own log level: debug, info, warn, error"},
-			&cli.StringFlag{Name: "log-format", Value: "console", EnvVars: []string{"PODVISOR_LOG_FORMAT"}, Usage: "console or json"},
-		},
+		Flags:                  logFlags(socketFlag()),
 		Commands: append([]*cli.Command{
 			upCommand(),
 			daemonCommand(),
@@ -78,13 +75,36 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 }
 
+// logFlags are the log flags, global and repeated on the commands that log
+// (so that their help shows them), with more flags after.
+func logFlags(more ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"PODVISOR_LOG_LEVEL"}, Usage: "podvisor's own log level: debug, info, warn, error"},
+		&cli.StringFlag{Name: "log-format", Value: "console", EnvVars: []string{"PODVISOR_LOG_FORMAT"}, Usage: "console or json"},
+	}, more...)
+}
+
+// flagValue reads a flag that may be given globally or on the command:
+// the innermost context where it was set wins, else the command's default.
+func flagValue(c *cli.Context, name string) string {
+	for _, cc := range c.Lineage() {
+		if cc.Command == nil && cc.App == nil {
+			continue
+		}
+		if cc.IsSet(name) {
+			return cc.String(name)
+		}
+	}
+	return c.String(name)
+}
+
 // newLogger makes podvisor's own logger on w.
 func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(c.String("log-level"))
+	lvl, err := zerolog.ParseLevel(flagValue(c, "log-level"))
 	if err != nil || lvl == zerolog.NoLevel {
-		return zerolog.Logger{}, fmt.Errorf("--log-level: unknown level %q", c.String("log-level"))
+		return zerolog.Logger{}, fmt.Errorf("--log-level: unknown level %q", flagValue(c, "log-level"))
 	}
-	switch c.String("log-format") {
+	switch flagValue(c, "log-format") {
 	case "json":
 		if journalStream() {
 			w = journalWriter{}
@@ -99,7 +119,7 @@ func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
 		f, isFile := w.(*os.File)
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isFile || !term.IsTerminal(int(f.Fd()))}
 	default:
-		return zerolog.Logger{}, fmt.Errorf("--log-format: must be console or json, got %q", c.String("log-format"))
+		return zerolog.Logger{}, fmt.Errorf("--log-format: must be console or json, got %q", flagValue(c, "log-format"))
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }

@@ -25,7 +25,7 @@ func socketFlag() cli.Flag {
 	return &cli.StringFlag{Name: "socket", Value: daemon.DefaultSocket, EnvVars: []string{"PODVISOR_SOCKET"}, Usage: "the daemon's API socket"}
 }
 
-func client(c *cli.Context) *api.Client { return api.NewClient(c.String("socket")) }
+func client(c *cli.Context) *api.Client { return api.NewClient(flagValue(c, "socket")) }
 
 func readSpec(file string) ([]byte, error) {
 	if file == "-" {
@@ -294,20 +294,53 @@ func printTable(w io.Writer, pods []pod.Status, wide bool) error {
 	return tw.Flush()
 }
 
-// age prints a duration the way kubectl does: 45s, 3m12s, 5h, 2d.
+// age prints a duration the way kubectl does (HumanDuration): 65s, 5m10s,
+// 12m, 3h5m, 9h, 2d3h, 10d, 2y.
 func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < 10*time.Minute:
-		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	if d < 0 {
+		d = 0
 	}
+	seconds := int(d.Round(time.Second) / time.Second)
+	switch {
+	case seconds < 60*2:
+		return fmt.Sprintf("%ds", seconds)
+	}
+	minutes := int(d / time.Minute)
+	if minutes < 10 {
+		if s := seconds % 60; s != 0 {
+			return fmt.Sprintf("%dm%ds", minutes, s)
+		}
+		return fmt.Sprintf("%dm", minutes)
+	}
+	if minutes < 60*3 {
+		return fmt.Sprintf("%dm", minutes)
+	}
+	hours := int(d / time.Hour)
+	if hours < 8 {
+		if m := minutes % 60; m != 0 {
+			return fmt.Sprintf("%dh%dm", hours, m)
+		}
+		return fmt.Sprintf("%dh", hours)
+	}
+	if hours < 48 {
+		return fmt.Sprintf("%dh", hours)
+	}
+	if hours < 24*8 {
+		if h := hours % 24; h != 0 {
+			return fmt.Sprintf("%dd%dh", hours/24, h)
+		}
+		return fmt.Sprintf("%dd", hours/24)
+	}
+	if hours < 24*365*2 {
+		return fmt.Sprintf("%dd", hours/24)
+	}
+	if hours < 24*365*8 {
+		if dd := hours / 24 % 365; dd != 0 {
+			return fmt.Sprintf("%dy%dd", hours/24/365, dd)
+		}
+		return fmt.Sprintf("%dy", hours/24/365)
+	}
+	return fmt.Sprintf("%dy", hours/24/365)
 }
 
 func logsAction(c *cli.Context) error {
@@ -322,10 +355,14 @@ func logsAction(c *cli.Context) error {
 		defer cancel()
 	}
 	w := c.App.Writer
-	if c.IsSet("tail") && c.Int("tail") == 0 {
-		return nil // --tail 0: no line, as kubectl
+	tail := c.Int("tail") // -1 (the flag's default): all
+	switch {
+	case tail < 0:
+		tail = 0
+	case tail == 0:
+		tail = -1 // none of the history, as kubectl's --tail=0
 	}
-	return client(c).Logs(ctx, name, api.LogsOptions{Process: process, Tail: c.Int("tail"), Follow: c.Bool("follow")}, func(e supervisor.LogEntry) error {
+	return client(c).Logs(ctx, name, api.LogsOptions{Process: process, Tail: tail, Follow: c.Bool("follow")}, func(e supervisor.LogEntry) error {
 		var b strings.Builder
 		if c.Bool("timestamps") {
 			b.WriteString(e.Time.Format(time.RFC3339Nano))

@@ -32,7 +32,7 @@ func upCommand() *cli.Command {
 		Name:      "up",
 		Usage:     "run one pod in the foreground, without a daemon",
 		ArgsUsage: "FILE",
-		Flags:     []cli.Flag{rootFlag(), cgroupParentFlag()},
+		Flags:     logFlags(rootFlag(), cgroupParentFlag()),
 		Action:    upAction,
 	}
 }
@@ -87,7 +87,7 @@ func upAction(c *cli.Context) error {
 	// Under systemd (a generated unit with Delegate=yes), the pod lives in
 	// the unit's cgroup unless --cgroup-parent says otherwise.
 	parent := c.String("cgroup-parent")
-	delegate := !c.IsSet("cgroup-parent") && daemon.UnderSystemd()
+	delegate := !c.IsSet("cgroup-parent") && daemon.InUnit()
 	if delegate {
 		parent = ""
 	}

@@ -177,7 +177,8 @@ func (c *Client) Remove(ctx context.Context, name string, force bool, timeout *i
 type LogsOptions struct {
 	// Process limits the lines to one process; "" is all, merged in time.
 	Process string
-	// Tail keeps the last Tail lines; 0 (or less) is all.
+	// Tail keeps the last Tail lines of the history: 0 is all of it, a
+	// negative value none (with Follow: only new lines).
 	Tail int
 	// Follow keeps streaming new lines, across restarts, until ctx ends.
 	Follow bool
@@ -189,8 +190,11 @@ func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, fn func(s
 	if o.Process != "" {
 		q.Set("process", o.Process)
 	}
-	if o.Tail > 0 {
+	switch {
+	case o.Tail > 0:
 		q.Set("tail", strconv.Itoa(o.Tail))
+	case o.Tail < 0:
+		q.Set("tail", "0")
 	}
 	if o.Follow {
 		q.Set("follow", "true")

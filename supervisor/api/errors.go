@@ -31,6 +31,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns the daemon's message.
 func (e *Error) Error() string { return e.Message }
 
 // Is maps the code back to its error class.

@@ -43,11 +43,12 @@ type Server struct {
 	// default "podvisor". A missing group admits root only.
 	Group string
 
-	once    sync.Once
-	gid     int // -1 when the group does not exist
-	mu      sync.Mutex
-	history []supervisor.Event // the last historySize events
-	stop    func()
+	once      sync.Once
+	gid       int // -1 when the group does not exist
+	mu        sync.Mutex
+	history   []supervisor.Event // the last events, up to historySize
+	followers map[chan supervisor.Event]struct{}
+	stop      func()
 }
 
 const historySize = 1000
@@ -69,6 +70,7 @@ func (s *Server) init() {
 	}
 	events, stop := s.Supervisor.Subscribe(4096)
 	s.stop = stop
+	s.followers = map[chan supervisor.Event]struct{}{}
 	go func() {
 		for e := range events {
 			s.mu.Lock()
@@ -76,6 +78,12 @@ func (s *Server) init() {
 				s.history = append(s.history[:0], s.history[len(s.history)-historySize/2:]...)
 			}
 			s.history = append(s.history, e)
+			for ch := range s.followers {
+				select {
+				case ch <- e:
+				default: // a follower that does not keep up loses events
+				}
+			}
 			s.mu.Unlock()
 		}
 	}()
@@ -456,35 +464,34 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	follow := r.URL.Query().Get("follow") == "true"
-	var live <-chan supervisor.Event
-	if follow {
-		ch, cancel := s.Supervisor.Subscribe(1024)
-		defer cancel()
-		live = ch
-	}
+	// The history and the live feed come from the same recorder, taken
+	// under one lock: no event is lost or sent twice between them.
+	live := make(chan supervisor.Event, 1024)
 	s.mu.Lock()
 	history := append([]supervisor.Event(nil), s.history...)
+	if follow {
+		s.followers[live] = struct{}{}
+	}
 	s.mu.Unlock()
+	if follow {
+		defer func() {
+			s.mu.Lock()
+			delete(s.followers, live)
+			s.mu.Unlock()
+		}()
+	}
 	st := newStreamer(w)
-	var last time.Time
 	for _, e := range history {
 		if err := st.send(e); err != nil {
 			return
 		}
-		last = e.Time
 	}
 	if !follow {
 		return
 	}
 	for {
 		select {
-		case e, ok := <-live:
-			if !ok {
-				return
-			}
-			if e.Time.Before(last) {
-				continue
-			}
+		case e := <-live:
 			if err := st.send(e); err != nil {
 				return
 			}

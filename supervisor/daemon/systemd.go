@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -16,6 +17,28 @@ import (
 // UnderSystemd reports whether systemd started this process as a service
 // that expects notifications (Type=notify sets NOTIFY_SOCKET).
 func UnderSystemd() bool { return os.Getenv("NOTIFY_SOCKET") != "" }
+
+// InUnit reports whether this process runs as a systemd service or scope
+// (INVOCATION_ID set, and its own cgroup a .service or .scope): only then
+// does it own a delegated cgroup.
+func InUnit() bool {
+	if os.Getenv("INVOCATION_ID") == "" {
+		return false
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && (parts[0] == "0" || strings.Contains(parts[1], "memory")) {
+			if strings.HasSuffix(parts[2], ".service") || strings.HasSuffix(parts[2], ".scope") {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Notify sends a state to systemd (sd_notify); outside systemd it does
 // nothing at all.
