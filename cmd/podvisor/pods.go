@@ -66,46 +66,13 @@ func clientCommands() []*cli.Command {
 	return []*cli.Command{
 		{
 			Name: "run", Usage: "create a pod from FILE and start it; returns once its processes have started", ArgsUsage: "FILE",
-			Flags: []cli.Flag{socketFlag()},
-			Action: func(c *cli.Context) error {
-				file, err := oneArg(c, "FILE")
-				if err != nil {
-					return err
-				}
-				spec, err := readSpec(file)
-				if err != nil {
-					return err
-				}
-				st, err := client(c).Create(c.Context, spec, true, true)
-				if err != nil {
-					return err
-				}
-				if err := checkStarted(st); err != nil {
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, st.Name)
-				return nil
-			},
+			Flags:  []cli.Flag{socketFlag()},
+			Action: createAction(true),
 		},
 		{
 			Name: "create", Usage: "create a pod from FILE without starting it", ArgsUsage: "FILE",
-			Flags: []cli.Flag{socketFlag()},
-			Action: func(c *cli.Context) error {
-				file, err := oneArg(c, "FILE")
-				if err != nil {
-					return err
-				}
-				spec, err := readSpec(file)
-				if err != nil {
-					return err
-				}
-				st, err := client(c).Create(c.Context, spec, false, false)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, st.Name)
-				return nil
-			},
+			Flags:  []cli.Flag{socketFlag()},
+			Action: createAction(false),
 		},
 		{
 			Name: "start", Usage: "start a pod; returns once its processes have started", ArgsUsage: "NAME",
@@ -208,6 +175,32 @@ func clientCommands() []*cli.Command {
 			Action: eventsAction,
 		},
 		execCommand(),
+	}
+}
+
+// createAction sends a pod file to the daemon and prints the pod's name;
+// with start, the pod is started and must not fail while starting.
+func createAction(start bool) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		file, err := oneArg(c, "FILE")
+		if err != nil {
+			return err
+		}
+		spec, err := readSpec(file)
+		if err != nil {
+			return err
+		}
+		st, err := client(c).Create(c.Context, spec, start, start)
+		if err != nil {
+			return err
+		}
+		if start {
+			if err := checkStarted(st); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(c.App.Writer, st.Name)
+		return nil
 	}
 }
 

@@ -325,23 +325,25 @@ func grace(r *http.Request) (*time.Duration, error) {
 }
 
 func (s *Server) stopPod(w http.ResponseWriter, r *http.Request) {
-	g, err := grace(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, ok := s.pod(w, r)
-	if !ok {
-		return
-	}
-	if err := p.Stop(r.Context(), g); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p.Status())
+	s.withGrace(w, r, func(p *supervisor.Pod, g *time.Duration) error { return p.Stop(r.Context(), g) })
 }
 
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
+	s.withGrace(w, r, func(p *supervisor.Pod, g *time.Duration) error {
+		if err := p.Restart(r.Context(), g); err != nil {
+			return err
+		}
+		if r.URL.Query().Get("wait") == "true" {
+			_, err := p.WaitFor(r.Context(), Started)
+			return err
+		}
+		return nil
+	})
+}
+
+// withGrace runs do on the named pod with the ?timeout= grace, and answers
+// with the pod's status.
+func (s *Server) withGrace(w http.ResponseWriter, r *http.Request, do func(*supervisor.Pod, *time.Duration) error) {
 	g, err := grace(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -351,15 +353,9 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := p.Restart(r.Context(), g); err != nil {
+	if err := do(p, g); err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if r.URL.Query().Get("wait") == "true" {
-		if _, err := p.WaitFor(r.Context(), Started); err != nil {
-			s.fail(w, r, err)
-			return
-		}
 	}
 	writeJSON(w, http.StatusOK, p.Status())
 }
