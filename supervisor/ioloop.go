@@ -119,7 +119,10 @@ type streamReader struct {
 }
 
 func (s *streamReader) ready() bool {
-	for {
+	// At most a few reads per turn, so that a process that writes without
+	// pause does not keep the loop from the others (the fd is level-
+	// triggered: the loop comes back to it).
+	for range 16 {
 		n, err := unix.Read(s.fd, readBuf)
 		if err == unix.EINTR {
 			continue
@@ -137,6 +140,7 @@ func (s *streamReader) ready() bool {
 		}
 		s.split(readBuf[:n])
 	}
+	return false
 }
 
 // split hands out complete lines, and chunks of overlong ones.
