@@ -132,6 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.Info().Str("socket", ln.Addr().String()).Str("root", cfg.Root).Int("pods", len(sv.List())).
 		Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
+	trimText()
 	status := statusLine(sv)
 	notify(log, "READY=1\nSTATUS="+status)
 	if cfg.Ready != nil {

@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// trimText drops the pages of podvisor's own binary that start-up mapped
+// in but that the daemon does not use, and keeps them from coming back in
+// bulk. The kernel maps a file's pages 64 kB at a time around each fault
+// ("fault-around"), so a Go binary's sparse start-up touches fill most of
+// its resident set with code and tables that a long-running daemon never
+// reads again. MADV_RANDOM turns fault-around off for the read-only
+// mappings of the executable; MADV_DONTNEED then unmaps their pages, which
+// the page cache still holds: a page in use comes back at its next touch.
+// Writable mappings are left alone. It saves a few megabytes of resident
+// set; errors are ignored, as it changes nothing but memory accounting.
+func trimText() {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+			continue
+		}
+		start, end, ok := strings.Cut(fields[0], "-")
+		if !ok {
+			continue
+		}
+		lo, err1 := strconv.ParseUint(start, 16, 64)
+		hi, err2 := strconv.ParseUint(end, 16, 64)
+		if err1 != nil || err2 != nil || hi <= lo {
+			continue
+		}
+		_ = madvise(uintptr(lo), uintptr(hi-lo), unix.MADV_RANDOM)
+		_ = madvise(uintptr(lo), uintptr(hi-lo), unix.MADV_DONTNEED)
+	}
+}
+
+func madvise(addr, length uintptr, advice int) error {
+	_, _, errno := unix.Syscall(unix.SYS_MADVISE, addr, length, uintptr(advice))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
