@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -138,4 +139,68 @@ func TestDaemonOutsideSystemdSaysNothingOfIt(t *testing.T) {
 			t.Errorf("the daemon spoke of %s outside systemd:\n%s", word, d.out)
 		}
 	}
+}
+
+func TestUpNotifiesReady(t *testing.T) {
+	c := newCLI(t, true)
+	n := listenNotify(t, filepath.Join(c.root, "notify.sock"))
+	cmd := c.cmd("up", specFile(t, "upn", "  terminationGracePeriodSeconds: 2\n  processes:\n  - {name: a, command: [sh, -c, \"echo hi; exec sleep 1000\"]}\n"))
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+filepath.Join(c.root, "notify.sock"))
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	n.waitFor(t, "READY=1", 1)
+	if !strings.Contains(out.String(), "a | hi") && !strings.Contains(out.String(), "started") {
+		t.Errorf("READY before the process started:\n%s", out)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	code, _ := waitExit(t, cmd, 10*time.Second)
+	if code != 0 {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	n.waitFor(t, "STOPPING=1", 1)
+}
+
+func TestDaemonReloadRereadsSettings(t *testing.T) {
+	c := newCLI(t, true)
+	conf := filepath.Join(c.root, "daemon.yaml")
+	os.WriteFile(conf, []byte("logMaxSize: 1Mi\nlogMaxFiles: 2\n"), 0o644)
+	d := startDaemon(t, c, "--config", conf)
+	defer d.stop(t)
+	c.mustPV(t, "run", specFile(t, "rl", `  processes:
+  - name: talk
+    command: [sh, -c, "i=0; while :; do i=$((i+1)); echo line $i ..............................................................; sleep 0.01; done"]
+`))
+	pid := c.status(t, "rl").Processes[0].PID
+	logDir := filepath.Join(c.root, "pods", "rl", "logs")
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(logDir, "talk.log.1")); err == nil {
+		t.Fatalf("rotated before the reload, with a 1Mi limit")
+	}
+	// A smaller limit, read again on SIGHUP: rotation follows it.
+	os.WriteFile(conf, []byte("logMaxSize: 2Ki\nlogMaxFiles: 2\nlogLevel: debug\n"), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(logDir, "talk.log.1")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rotation after the reload:\n%s", d.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(logDir, "talk.log.2")); err == nil {
+		t.Errorf("more files than logMaxFiles: 2")
+	}
+	if st := c.status(t, "rl"); st.Processes[0].PID != pid {
+		t.Errorf("the reload touched the pod")
+	}
+	if !strings.Contains(d.out.String(), "reloaded") {
+		t.Errorf("no reload logged:\n%s", d.out)
+	}
+	c.mustPV(t, "rm", "-f", "rl")
 }
