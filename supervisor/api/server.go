@@ -260,18 +260,29 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("start") == "true" {
-		if err := p.Start(); err != nil {
+		if err := startPod(r, p); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if r.URL.Query().Get("wait") == "true" {
-			if _, err := p.WaitFor(r.Context(), Started); err != nil {
-				s.fail(w, r, err)
-				return
-			}
-		}
 	}
 	writeJSON(w, http.StatusCreated, p.Status())
+}
+
+// startPod starts p and, with ?wait=true, waits until it has started.
+func startPod(r *http.Request, p *supervisor.Pod) error {
+	if err := p.Start(); err != nil {
+		return err
+	}
+	return waitStarted(r, p)
+}
+
+// waitStarted waits, with ?wait=true, until p has started (see Started).
+func waitStarted(r *http.Request, p *supervisor.Pod) error {
+	if r.URL.Query().Get("wait") != "true" {
+		return nil
+	}
+	_, err := p.WaitFor(r.Context(), Started)
+	return err
 }
 
 // Started reports whether a pod that was started is done starting: its init
@@ -297,15 +308,9 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := p.Start(); err != nil {
+	if err := startPod(r, p); err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if r.URL.Query().Get("wait") == "true" {
-		if _, err := p.WaitFor(r.Context(), Started); err != nil {
-			s.fail(w, r, err)
-			return
-		}
 	}
 	writeJSON(w, http.StatusOK, p.Status())
 }
@@ -333,11 +338,7 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 		if err := p.Restart(r.Context(), g); err != nil {
 			return err
 		}
-		if r.URL.Query().Get("wait") == "true" {
-			_, err := p.WaitFor(r.Context(), Started)
-			return err
-		}
-		return nil
+		return waitStarted(r, p)
 	})
 }
 
