@@ -77,4 +77,3 @@ func (s *streamReader) split(data []byte) {
 		data = data[i+1:]
 	}
 }
-
