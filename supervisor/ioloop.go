@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +19,10 @@ type ioHandler interface {
 	// the fd is done: the loop then unregisters it (and closes it if
 	// closeWhenDone), and then calls finish if the handler has one. A
 	// handler must not close its fd in ready: a new fd of the same number
-	// could be registered before the loop has unregistered the old one.
+	// could be registered before the loop has unregistered the old one
+	// (the loop checks that the registration is still the handler's before
+	// it unregisters, so such a new registration survives, but the closed
+	// fd's own events are then lost).
 	ready() (done bool)
 }
 
@@ -33,8 +38,17 @@ type ioLoop struct {
 	epfd     int
 	mu       sync.Mutex
 	handlers map[int32]ioEntry
+	// watchers are the exit watchers whose exit has not been reported: the
+	// safety net's list (see sweep). Loop goroutine and add only, under mu.
+	watchers map[*exitWatcher]struct{}
 	wakefd   int             // an eventfd, for pings
 	pongs    []chan struct{} // closed by the loop when it sees a ping
+	sweepReq atomic.Bool     // a sweep of the exit watchers is wanted
+	// sweepPending: a sweep is scheduled (see requestSweep).
+	sweepPending atomic.Bool
+	// lostExits counts exits found by the safety net whose watcher had lost
+	// its registration: each is a bug, logged when found.
+	lostExits atomic.Int64
 }
 
 var (
@@ -51,7 +65,7 @@ func theLoop() (*ioLoop, error) {
 			loopErr = err
 			return
 		}
-		loop = &ioLoop{epfd: epfd, handlers: map[int32]ioEntry{}}
+		loop = &ioLoop{epfd: epfd, handlers: map[int32]ioEntry{}, watchers: map[*exitWatcher]struct{}{}}
 		if loop.wakefd, loopErr = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); loopErr != nil {
 			return
 		}
@@ -63,19 +77,41 @@ func theLoop() (*ioLoop, error) {
 	return loop, loopErr
 }
 
-// add registers fd, which must be non-blocking, level-triggered.
+// add registers fd, which must be non-blocking, level-triggered. The map
+// entry and the epoll registration change together under mu, so that the
+// loop's unregistering of an old fd of the same number cannot undo them.
 func (l *ioLoop) add(fd int, h ioHandler, closeWhenDone bool) error {
 	l.mu.Lock()
-	l.handlers[int32(fd)] = ioEntry{h: h, closeWhenDone: closeWhenDone}
-	l.mu.Unlock()
+	defer l.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		l.mu.Lock()
-		delete(l.handlers, int32(fd))
-		l.mu.Unlock()
 		return err
 	}
+	l.handlers[int32(fd)] = ioEntry{h: h, closeWhenDone: closeWhenDone}
+	if w, ok := h.(*exitWatcher); ok {
+		l.watchers[w] = struct{}{}
+	}
 	return nil
+}
+
+// remove unregisters fd if h is still the handler registered under it, and
+// closes it if the registration said so. It reports whether it did.
+func (l *ioLoop) remove(fd int32, h ioHandler) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w, ok := h.(*exitWatcher); ok {
+		delete(l.watchers, w)
+	}
+	e, ok := l.handlers[fd]
+	if !ok || e.h != h {
+		return false
+	}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	delete(l.handlers, fd)
+	if e.closeWhenDone {
+		unix.Close(int(fd))
+	}
+	return true
 }
 
 func (l *ioLoop) run() {
@@ -92,31 +128,87 @@ func (l *ioLoop) run() {
 			if !ok || !e.h.ready() {
 				continue
 			}
-			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, int(ev.Fd), nil)
-			l.mu.Lock()
-			delete(l.handlers, ev.Fd)
-			l.mu.Unlock()
-			if e.closeWhenDone {
-				unix.Close(int(ev.Fd))
-			}
+			l.remove(ev.Fd, e.h)
 			if f, ok := e.h.(finisher); ok {
 				f.finish()
 			}
 		}
+		if l.sweepReq.Swap(false) {
+			l.sweep()
+		}
 	}
 }
 
-// exitWatcher reaps the process behind a pidfd once it has exited.
+// sweepDelay is how long after a SIGCHLD the safety net looks at the
+// processes still believed running: long enough that the pidfd path has
+// reported every exit that it saw.
+const sweepDelay = time.Second
+
+// requestSweep asks for a sweep of the exit watchers sweepDelay from now,
+// unless one is already scheduled: a burst of SIGCHLDs costs one sweep.
+func (l *ioLoop) requestSweep() {
+	if l.sweepPending.Swap(true) {
+		return
+	}
+	time.AfterFunc(sweepDelay, func() {
+		l.sweepPending.Store(false)
+		l.sweepReq.Store(true)
+		one := [8]byte{1}
+		_, _ = unix.Write(l.wakefd, one[:])
+	})
+}
+
+// sweep is the safety net under the pidfd path: it runs on the loop
+// goroutine, asks every process whose exit has not been reported whether
+// it has exited (waitid P_PIDFD, WNOHANG), and reports those that have.
+// An exit the pidfd path would still report (its registration intact) is
+// reported here just the same; one whose registration was lost is counted
+// in lostExits and logged.
+func (l *ioLoop) sweep() {
+	l.mu.Lock()
+	ws := make([]*exitWatcher, 0, len(l.watchers))
+	for w := range l.watchers {
+		ws = append(ws, w)
+	}
+	l.mu.Unlock()
+	for _, w := range ws {
+		l.mu.Lock()
+		e, registered := l.handlers[int32(w.pidfd)]
+		registered = registered && e.h == w
+		l.mu.Unlock()
+		if !w.ready() {
+			continue
+		}
+		if !registered {
+			l.lostExits.Add(1)
+			if w.lost != nil {
+				w.lost()
+			}
+		}
+		if !l.remove(int32(w.pidfd), w) && !registered {
+			unix.Close(w.pidfd)
+		}
+	}
+}
+
+// exitWatcher reaps the process behind a pidfd once it has exited. The
+// pidfd is the loop's to close (registered with closeWhenDone).
 type exitWatcher struct {
 	pidfd  int
 	onExit func(exitStatus, error)
+	lost   func() // called when the safety net found the exit
+	done   bool
 }
 
 func (w *exitWatcher) ready() bool {
+	if w.done {
+		return true
+	}
 	st, done, err := reapPidfd(w.pidfd)
 	if !done {
 		return false
 	}
+	w.done = true
 	w.onExit(st, err)
 	return true
 }

@@ -63,7 +63,23 @@ type stopState struct {
 	deadline time.Time
 	killed   bool
 	waiters  []chan struct{}
+	// After the kill: exitsDue is when processes whose exit has still not
+	// been reported are taken for dead; drainCheck the next look at the
+	// pod's cgroup while its last tasks exit (zero: not draining);
+	// drainSince when that began.
+	exitsDue   time.Time
+	drainCheck time.Time
+	drainSince time.Time
 }
+
+// Bounds of a stop after the grace period: how long the exits of killed
+// processes may take to be reported before they are taken for dead, and
+// how long the pod's cgroup may take to empty (a pod with many thousands
+// of tasks) before the pod is Stopped anyway, with a message.
+const (
+	killedExitWait = 3 * time.Second
+	drainLimit     = time.Minute
+)
 
 // Done is closed when the pod has been removed.
 func (p *Pod) Done() <-chan struct{} { return p.done }
@@ -118,8 +134,15 @@ func (p *Pod) loop() {
 // nextWake is the earliest pending restart or stop deadline.
 func (p *Pod) nextWake() (time.Time, bool) {
 	var next time.Time
-	if p.stopping != nil && !p.stopping.killed {
-		next = p.stopping.deadline
+	if s := p.stopping; s != nil {
+		switch {
+		case !s.drainCheck.IsZero():
+			next = s.drainCheck
+		case !s.killed:
+			next = s.deadline
+		default:
+			next = s.exitsDue
+		}
 	}
 	for _, pr := range p.procs {
 		if !pr.restartAt.IsZero() && (next.IsZero() || pr.restartAt.Before(next)) {
@@ -387,8 +410,19 @@ func (p *Pod) restart(pr *proc) {
 }
 
 func (p *Pod) onTimer(now time.Time) {
-	if s := p.stopping; s != nil && !s.killed && !now.Before(s.deadline) {
-		p.killAll()
+	if s := p.stopping; s != nil {
+		switch {
+		case !s.drainCheck.IsZero():
+			if !now.Before(s.drainCheck) {
+				p.maybeFinishStop()
+			}
+		case !s.killed:
+			if !now.Before(s.deadline) {
+				p.killAll()
+			}
+		case !now.Before(s.exitsDue):
+			p.presumeKilled()
+		}
 	}
 	for _, pr := range p.procs {
 		if !pr.restartAt.IsZero() && !now.Before(pr.restartAt) {
@@ -527,6 +561,7 @@ func (p *Pod) killAll() {
 		return
 	}
 	p.stopping.killed = true
+	p.stopping.exitsDue = time.Now().Add(killedExitWait)
 	for _, pr := range p.procs {
 		if pr.run != nil {
 			pr.killing = true
@@ -548,6 +583,36 @@ func (p *Pod) taintChildren() {
 	p.execCg.Taint()
 }
 
+// presumeKilled ends a stop whose killed processes have not had their exit
+// reported killedExitWait after the kill: the safety net should have found
+// any exit the pidfd path missed, so this is a last resort that keeps a
+// stop from waiting forever. Each such process is recorded as killed, and
+// a report that comes later is dropped.
+func (p *Pod) presumeKilled() {
+	now := time.Now()
+	for _, pr := range p.procs {
+		run := pr.run
+		if run == nil {
+			continue
+		}
+		p.log.Error().Str("process", pr.spec.Name).Int("pid", run.pid).Msg("no exit reported after SIGKILL: taken for dead")
+		pr.gen++ // a late report is stale
+		pr.run = nil
+		pr.killing = false
+		ex := pod.Exit{Code: 128 + int(unix.SIGKILL), Signal: int(unix.SIGKILL), Killed: true}
+		p.recordExit(pr, ex, run.started, now, "no exit reported after SIGKILL")
+		pr.final = true
+	}
+	p.maybeFinishStop()
+}
+
+// drainPoll bounds the interval between looks at a draining pod's cgroup.
+const drainPoll = 100 * time.Millisecond
+
+// maybeFinishStop ends a stop once every process has exited and the pod's
+// cgroup is empty: what is left is killed, and the stop waits (without
+// blocking the owner goroutine) for the kernel to finish the tasks, so that
+// Stopped means nothing of the pod runs any more.
 func (p *Pod) maybeFinishStop() {
 	s := p.stopping
 	if s == nil {
@@ -558,9 +623,30 @@ func (p *Pod) maybeFinishStop() {
 			return
 		}
 	}
-	p.ended()
+	now := time.Now()
+	msg := ""
+	if p.cg.Populated() {
+		if s.drainCheck.IsZero() {
+			if err := p.cg.Kill(); err != nil {
+				p.log.Warn().Err(err).Msg("kill leftovers")
+			}
+			p.taintChildren()
+			s.drainSince = now
+		}
+		if now.Sub(s.drainSince) < drainLimit {
+			wait := min(max(now.Sub(s.drainSince)/4, time.Millisecond), drainPoll)
+			s.drainCheck = now.Add(wait)
+			return
+		}
+		n := 0
+		if pids, err := p.cg.Pids(); err == nil {
+			n = len(pids)
+		}
+		msg = fmt.Sprintf("%d tasks of the pod's cgroup still exiting after SIGKILL", n)
+		p.log.Error().Int("tasks", n).Msg("stopped with tasks still exiting")
+	}
 	p.stopping = nil
-	p.setPhase(pod.PhaseStopped, "")
+	p.setPhase(pod.PhaseStopped, msg)
 	for _, w := range s.waiters {
 		close(w)
 	}

@@ -59,6 +59,14 @@ func (r *running) signal(sig unix.Signal) error {
 	return nil
 }
 
+// forgetPidfd marks the process reaped; the pidfd's owner (the I/O loop)
+// closes it.
+func (r *running) forgetPidfd() {
+	r.mu.Lock()
+	r.pidfd = -1
+	r.mu.Unlock()
+}
+
 func (r *running) closePidfd() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -152,7 +160,8 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 		}
 	}
 	w := &exitWatcher{pidfd: pidfd, onExit: func(st exitStatus, err error) {
-		run.closePidfd()
+		// The loop closes the pidfd once it has unregistered it.
+		run.forgetPidfd()
 		disown(pid)
 		go func() {
 			select {
@@ -161,7 +170,10 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 			}
 		}()
 	}}
-	if err := loop.add(pidfd, w, false); err != nil {
+	w.lost = func() {
+		p.log.Error().Str("process", pr.spec.Name).Int("pid", pid).Msg("exit found by the safety net: its pidfd watch was lost")
+	}
+	if err := loop.add(pidfd, w, true); err != nil {
 		// Without a watch the process cannot be supervised: kill it, and
 		// leave it to the orphan reaper.
 		_ = pr.cg.Kill()

@@ -22,7 +22,9 @@ var (
 	// reapMu: spawns hold it for reading from fork until the pid is
 	// registered, so the reaper never takes a fresh child for an orphan.
 	reapMu sync.RWMutex
-	owned  = map[int]struct{}{}
+	// owned counts the registrations of each pid: a pid reused by a new
+	// child before the old child's disown stays owned.
+	owned = map[int]int{}
 	// reapScopes are the cgroup path prefixes ("/podvisor/") of the
 	// supervisors in this process.
 	reapScopes = map[string]int{}
@@ -34,13 +36,15 @@ var ownedMu sync.Mutex
 
 func own(pid int) {
 	ownedMu.Lock()
-	owned[pid] = struct{}{}
+	owned[pid]++
 	ownedMu.Unlock()
 }
 
 func disown(pid int) {
 	ownedMu.Lock()
-	delete(owned, pid)
+	if owned[pid]--; owned[pid] <= 0 {
+		delete(owned, pid)
+	}
 	ownedMu.Unlock()
 }
 
@@ -100,6 +104,11 @@ func startReaper() error {
 		go func() {
 			for range ch {
 				reapOrphans()
+				// The safety net: whatever the pidfd path may have
+				// missed is found by a sweep shortly after.
+				if l, err := theLoop(); err == nil {
+					l.requestSweep()
+				}
 			}
 		}()
 	})

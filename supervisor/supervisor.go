@@ -123,6 +123,9 @@ func New(opts Options) (*Supervisor, error) {
 	if len(h.ReadOnly) > 0 {
 		opts.Logger.Warn().Strs("controllers", h.ReadOnly).Msg("cgroup v1 controllers are read-only here: their limits are not applied")
 	}
+	if err := markInheritedCloexec(); err != nil {
+		return nil, fmt.Errorf("mark inherited file descriptors close-on-exec: %w", err)
+	}
 	if err := startReaper(); err != nil {
 		return nil, fmt.Errorf("child subreaper: %w", err)
 	}
