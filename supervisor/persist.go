@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/podvisor/podvisor/pod"
@@ -48,15 +49,33 @@ func (p *Pod) Desired() Desired {
 
 // setDesired records what the user asked. With persistence it is on disk
 // before the call returns, so that an answer to the user is never ahead of
-// what a crash would recover.
-func (p *Pod) setDesired(d Desired) {
+// what a crash would recover: when it cannot be saved, the desired state is
+// left as it was and the error says why (the caller then changes nothing).
+func (p *Pod) setDesired(d Desired) error {
 	p.mu.Lock()
-	changed := p.desired != d
+	old := p.desired
 	p.desired = d
 	p.mu.Unlock()
-	if changed && p.sv.opts.Persist {
-		p.saveState()
+	if old == d || !p.sv.opts.Persist {
+		return nil
 	}
+	if err := p.saveState(); err != nil {
+		p.mu.Lock()
+		p.desired = old
+		p.mu.Unlock()
+		return fmt.Errorf("cannot save the pod's state: %w", plainErr(err))
+	}
+	return nil
+}
+
+// plainErr is the system error behind err ("no space left on device")
+// when there is one, without the path and operation around it.
+func plainErr(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
 }
 
 func (p *Pod) markDirty() {
@@ -73,14 +92,14 @@ func (p *Pod) persistLoop() {
 	for {
 		select {
 		case <-p.persistKick:
-			p.saveState()
+			_ = p.saveState() // logged; the next change tries again
 		case <-p.persistStop:
 			return
 		}
 	}
 }
 
-func (p *Pod) saveState() {
+func (p *Pod) saveState() error {
 	// One save at a time, each of the state as it is when it begins, so
 	// that an older state never lands after a newer one.
 	p.saveMu.Lock()
@@ -90,7 +109,9 @@ func (p *Pod) saveState() {
 	p.mu.Unlock()
 	if err := store.WriteJSON(filepath.Join(p.dir, stateFile), st); err != nil {
 		p.log.Error().Err(err).Msg("save state")
+		return err
 	}
+	return nil
 }
 
 // restore applies a persisted state to a freshly built pod: restart counts

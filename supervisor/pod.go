@@ -190,7 +190,9 @@ func (p *Pod) Start() error {
 			err = fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
 			return
 		}
-		p.setDesired(DesiredRunning)
+		if err = p.setDesired(DesiredRunning); err != nil {
+			return
+		}
 		err = p.start()
 	}) {
 		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
@@ -495,13 +497,19 @@ func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, setDesired 
 		g = max(*grace, 0)
 	}
 	w := make(chan struct{})
+	var err error
 	if !p.do(func() {
 		if setDesired {
-			p.setDesired(DesiredStopped)
+			if err = p.setDesired(DesiredStopped); err != nil {
+				return
+			}
 		}
 		p.stop(g, w)
 	}) {
 		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
+	}
+	if err != nil {
+		return err
 	}
 	select {
 	case <-w:

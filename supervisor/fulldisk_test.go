@@ -1,0 +1,123 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/pod"
+)
+
+// smallRoot mounts a tmpfs of size bytes on a temporary directory, for a
+// supervisor root that can fill up; it is unmounted at the end.
+func smallRoot(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fill writes a file until the filesystem is full and returns its path.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return f.Name()
+		}
+	}
+}
+
+// A change of desired state that cannot be saved fails with the reason
+// and changes nothing: a stop on a full disk leaves the pod running (and
+// recorded as desired running), and works once there is room again.
+func TestDesiredStateNotSavedFails(t *testing.T) {
+	requireRoot(t)
+	root := smallRoot(t, 1<<20)
+	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
+	sv, err := New(Options{Root: filepath.Join(root, "pv"), CgroupParent: parent, Persist: true, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sv.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		assertNoCgroup(t, sv.h, "/"+parent)
+	})
+	p := createAndStart(t, sv, load(t, podYAML(podName(t), `
+  restartPolicy: Always
+  processes:
+  - name: a
+    command: [sleep, "1000"]
+`)))
+	waitPhase(t, p, 10*time.Second, pod.PhaseRunning)
+	filler := fill(t, root)
+
+	err = p.Stop(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot save the pod's state: no space left on device") {
+		t.Fatalf("stop on a full disk: %v, want the state save's failure", err)
+	}
+	for _, class := range []error{pod.ErrInvalid, pod.ErrNotFound, pod.ErrConflict, pod.ErrAlreadyExists} {
+		if errors.Is(err, class) {
+			t.Errorf("error %v is of class %v, want none (internal)", err, class)
+		}
+	}
+	if ph := p.Status().Phase; ph != pod.PhaseRunning {
+		t.Errorf("phase %s after the failed stop, want Running", ph)
+	}
+	if d := p.Desired(); d != DesiredRunning {
+		t.Errorf("desired %s after the failed stop, want running", d)
+	}
+	var saved savedState
+	b, _ := os.ReadFile(filepath.Join(p.dir, stateFile))
+	if err := json.Unmarshal(b, &saved); err != nil || saved.Desired != DesiredRunning {
+		t.Errorf("state.json says %s (%v), want desired running", b, err)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(context.Background(), nil); err != nil {
+		t.Fatalf("stop with room again: %v", err)
+	}
+	if d := p.Desired(); d != DesiredStopped {
+		t.Errorf("desired %s", d)
+	}
+	// A start on a full disk fails the same way and starts nothing.
+	filler = fill(t, root)
+	if err := p.Start(); err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Errorf("start on a full disk: %v", err)
+	}
+	if ph := p.Status().Phase; ph != pod.PhaseStopped {
+		t.Errorf("phase %s after the failed start, want Stopped", ph)
+	}
+	_ = os.Remove(filler)
+}
