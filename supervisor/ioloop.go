@@ -49,6 +49,9 @@ type ioLoop struct {
 	// lostExits counts exits found by the safety net whose watcher had lost
 	// its registration: each is a bug, logged when found.
 	lostExits atomic.Int64
+	// progress counts the handler calls: a loop busy with output makes
+	// progress even when a ping waits behind the data (see Healthy).
+	progress atomic.Uint64
 }
 
 var (
@@ -125,6 +128,7 @@ func (l *ioLoop) run() {
 			l.mu.Lock()
 			e, ok := l.handlers[ev.Fd]
 			l.mu.Unlock()
+			l.progress.Add(1)
 			if !ok || !e.h.ready() {
 				continue
 			}

@@ -90,3 +90,55 @@ func TestLoopKeepsRegistrationOfReusedFd(t *testing.T) {
 	}
 	t.Skip("the freed fd number was never reused")
 }
+
+// slowHandler takes its time on every call, as the loop does when it
+// serves a flood of output; its pipe always has data.
+type slowHandler struct {
+	fd   int
+	stop chan struct{}
+}
+
+func (h *slowHandler) ready() bool {
+	select {
+	case <-h.stop:
+		return true
+	default:
+	}
+	time.Sleep(200 * time.Millisecond)
+	return false
+}
+
+// The health check does not fail a loop that is busy but turning: here a
+// turn of the loop takes 2 s (ten busy fds), longer than the check's
+// window, and the loop is still healthy.
+func TestHealthyWhileLoopBusy(t *testing.T) {
+	l, err := theLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var hs []*slowHandler
+	for range 10 {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = unix.Write(p[1], []byte{1})
+		defer unix.Close(p[1])
+		h := &slowHandler{fd: p[0], stop: stop}
+		hs = append(hs, h)
+		if err := l.add(p[0], h, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		close(stop)
+		<-l.ping()
+		<-l.ping()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	sv := &Supervisor{pods: map[string]*Pod{}}
+	if err := sv.Healthy(500 * time.Millisecond); err != nil {
+		t.Errorf("busy loop reported unhealthy: %v", err)
+	}
+}
