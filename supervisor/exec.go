@@ -50,6 +50,11 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 	if req.Status.Phase != pod.PhaseRunning && req.Status.Phase != pod.PhaseInitializing {
 		return -1, fmt.Errorf("pod %q is %s, not running: %w", req.Status.Name, req.Status.Phase, pod.ErrConflict)
 	}
+	// Only the request's stdin, stdout and stderr reach the command: none
+	// of the fds this process inherited.
+	if err := markInheritedCloexec(); err != nil {
+		return -1, fmt.Errorf("mark inherited file descriptors close-on-exec: %w", err)
+	}
 	h, err := cgroups.Detect()
 	if err != nil {
 		return -1, err
