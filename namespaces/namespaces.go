@@ -41,16 +41,16 @@ func (p Paths) byName(name string) string {
 }
 
 // Create makes new namespaces and bind-mounts them on files in dir (which it
-// creates): dir/net (unless hostNet), dir/ipc and dir/uts. The new UTS
-// namespace gets hostname; the new network namespace has loopback up. The
-// parent of dir is made a shared bind mount of itself first, so that
-// unmounts propagate to copies of it in other mount namespaces. On error
-// nothing is left.
+// creates, mode 0700, as dir's parent when missing): dir/net (unless
+// hostNet), dir/ipc and dir/uts. The new UTS namespace gets hostname; the
+// new network namespace has loopback up. The parent of dir is made a
+// shared bind mount of itself first, so that unmounts propagate to copies
+// of it in other mount namespaces. On error nothing is left.
 func Create(dir, hostname string, hostNet bool) (p Paths, err error) {
 	if err := ensureSharedMount(filepath.Dir(dir)); err != nil {
 		return Paths{}, err
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return Paths{}, err
 	}
 	defer func() {
@@ -161,7 +161,7 @@ var sharedMu sync.Mutex
 func ensureSharedMount(dir string) error {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	if IsMountPoint(dir) {

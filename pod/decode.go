@@ -68,9 +68,13 @@ func Load(data []byte) (*Pod, error) {
 	return p, nil
 }
 
-// maxNodes bounds the work of decoding one file, aliases expanded, so a
-// small file of nested aliases cannot make decoding explode.
-const maxNodes = 100000
+// maxNodes and maxText bound the work of decoding and validating one file,
+// aliases expanded, so that a small file of nested aliases, or of aliases
+// to a long text, cannot make decoding explode.
+const (
+	maxNodes = 100000
+	maxText  = 4 << 20
+)
 
 // parseDoc parses exactly one YAML document.
 func parseDoc(data []byte) (*yaml.Node, error) {
@@ -89,24 +93,54 @@ func parseDoc(data []byte) (*yaml.Node, error) {
 	if len(doc.Content) == 0 {
 		return nil, &FieldError{Detail: "empty pod file"}
 	}
-	if countNodes(doc.Content[0], 0) > maxNodes {
+	var size expansion
+	size.walk(doc.Content[0])
+	switch {
+	case size.cycle != "":
+		return nil, &FieldError{Detail: fmt.Sprintf("anchor %s: its value contains an alias to itself", quote(size.cycle))}
+	case size.nodes > maxNodes:
 		return nil, &FieldError{Detail: fmt.Sprintf("pod file too complex: more than %d values once aliases are expanded", maxNodes)}
+	case size.text > maxText:
+		return nil, &FieldError{Detail: fmt.Sprintf("pod file too complex: more than %d MiB of text once aliases are expanded", maxText>>20)}
 	}
 	return doc.Content[0], nil
 }
 
-func countNodes(n *yaml.Node, seen int) int {
-	seen++
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		return countNodes(n.Alias, seen)
+// expansion is the size of a document once aliases are expanded: its
+// nodes and the bytes of its scalars. walk stops once either is over its
+// bound, or at an alias inside the value of its own anchor (a cycle).
+type expansion struct {
+	nodes, text int
+	cycle       string              // the anchor of the first cycle found
+	open        map[*yaml.Node]bool // the anchored values being walked
+}
+
+func (e *expansion) walk(n *yaml.Node) {
+	if e.nodes > maxNodes || e.text > maxText || e.cycle != "" {
+		return
+	}
+	e.nodes++
+	if n.Kind == yaml.AliasNode {
+		switch {
+		case n.Alias == nil:
+		case e.open[n.Alias]:
+			e.cycle = n.Alias.Anchor
+		default:
+			e.walk(n.Alias)
+		}
+		return
+	}
+	e.text += len(n.Value)
+	if n.Anchor != "" && len(n.Content) > 0 {
+		if e.open == nil {
+			e.open = map[*yaml.Node]bool{}
+		}
+		e.open[n] = true
+		defer delete(e.open, n)
 	}
 	for _, c := range n.Content {
-		if seen > maxNodes {
-			return seen
-		}
-		seen = countNodes(c, seen)
+		e.walk(c)
 	}
-	return seen
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -167,7 +201,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 			k := n.Content[i].Value
 			kp := fmt.Sprintf("%s[%q]", path, k)
 			if seen[k] {
-				errs.add(kp, "duplicate key %q", k)
+				errs.add(kp, "duplicate key %s", quote(k))
 				continue
 			}
 			seen[k] = true
@@ -184,19 +218,19 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 		v.SetString(n.Value)
 	case reflect.Int64, reflect.Int:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			errs.add(path, "must be an integer, got %q", n.Value)
+			errs.add(path, "must be an integer, got %s", quote(n.Value))
 			return
 		}
 		var i int64
 		if err := n.Decode(&i); err != nil {
-			errs.add(path, "must be an integer, got %q", n.Value)
+			errs.add(path, "must be an integer, got %s", quote(n.Value))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || err != nil {
-			errs.add(path, "must be true or false, got %q", n.Value)
+			errs.add(path, "must be true or false, got %s", quote(n.Value))
 			return
 		}
 		v.SetBool(b)
@@ -229,9 +263,9 @@ func decodeStruct(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 		idx, ok := fields[key]
 		switch {
 		case !ok:
-			errs.add(fp, "unknown field %q", key)
+			errs.add(fp, "unknown field %s", quote(key))
 		case seen[key]:
-			errs.add(fp, "duplicate key %q", key)
+			errs.add(fp, "duplicate key %s", quote(key))
 		default:
 			seen[key] = true
 			decodeNode(n.Content[i+1], v.Field(idx), fp, errs)

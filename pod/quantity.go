@@ -3,6 +3,7 @@ package pod
 import (
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -31,11 +32,29 @@ func pow(base, exp int64) *big.Rat {
 	return new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(base), big.NewInt(exp), nil))
 }
 
+// MaxQuantityLength is the longest quantity accepted, in bytes. No
+// meaningful quantity comes near it (the largest int64 has 19 digits), and
+// it keeps the work of parsing and comparing quantities small whatever the
+// input: exact arithmetic on a number of 400,000 digits takes seconds.
+const MaxQuantityLength = 64
+
+// maxExponent bounds the decimal exponent a quantity is worked out with. A
+// quantity of at most MaxQuantityLength characters with a larger exponent
+// is beyond 10^(maxExponent-MaxQuantityLength) or below its inverse, so it
+// saturates Milli and Value, or rounds up to 1 or down to 0 in them, just
+// as it would with its own exponent: only the cost changes (10^999999 takes
+// tens of milliseconds, and aliases can repeat it).
+const maxExponent = 200
+
 // ParseQuantity parses a quantity. Signs and exponents follow Kubernetes: an
 // optional sign, a decimal number, then a binary suffix (Ki…Ei), a decimal
-// suffix (n, u, m, k, M, G, T, P, E) or a decimal exponent (e3, E-2).
+// suffix (n, u, m, k, M, G, T, P, E) or a decimal exponent (e3, E-2). A
+// quantity longer than MaxQuantityLength bytes is refused.
 func ParseQuantity(s string) (Quantity, error) {
-	bad := fmt.Errorf("invalid quantity %q", s)
+	if len(s) > MaxQuantityLength {
+		return Quantity{}, fmt.Errorf("invalid quantity %s: longer than %d bytes", quote(s), MaxQuantityLength)
+	}
+	bad := fmt.Errorf("invalid quantity %s", quote(s))
 	num := strings.TrimSpace(s)
 	if num == "" || num != s {
 		return Quantity{}, bad
@@ -53,9 +72,32 @@ func ParseQuantity(s string) (Quantity, error) {
 	if num == "" || !isDecimal(num) || suffixed && strings.ContainsAny(num, "eE") {
 		return Quantity{}, bad
 	}
+	exp := int64(0)
+	if i := strings.IndexAny(num, "eE"); i >= 0 {
+		var err error
+		if exp, err = strconv.ParseInt(num[i+1:], 10, 64); err != nil {
+			return Quantity{}, bad
+		}
+		num, exp = num[:i], max(min(exp, 1e9), -1e9)
+	}
+	// The bound math/big has always put on the decimal exponent of a
+	// number other than 0, fraction digits included: beyond 10^±1000000
+	// is an error.
+	e := exp
+	if i := strings.IndexByte(num, '.'); i >= 0 {
+		e -= int64(len(num) - i - 1)
+	}
+	if (e > 1e6 || e < -1e6) && strings.Trim(num, "+-.0") != "" {
+		return Quantity{}, bad
+	}
 	v, ok := new(big.Rat).SetString(num)
 	if !ok {
 		return Quantity{}, bad
+	}
+	if exp = max(min(exp, maxExponent), -maxExponent); exp > 0 {
+		v.Mul(v, pow(10, exp))
+	} else if exp < 0 {
+		v.Quo(v, pow(10, -exp))
 	}
 	return Quantity{text: s, value: v.Mul(v, factor)}, nil
 }

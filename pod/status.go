@@ -100,6 +100,10 @@ type ProcessStatus struct {
 	ExitCode *int `json:"exitCode"`
 	// Signal is the killing signal's name, empty when it exited by itself.
 	Signal string `json:"signal"`
+	// LogsDropped counts the process's output lines (records) that could
+	// not be written to its log file, a full disk for one, across its runs.
+	// The supervisor's log warns of them too.
+	LogsDropped int64 `json:"logsDropped,omitempty"`
 }
 
 // Ready counts the app processes that are ready, and all of them.

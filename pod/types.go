@@ -162,7 +162,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("invalid duration %q", string(b))
+		return fmt.Errorf("invalid duration %s", quote(string(b)))
 	}
 	d.Duration = v
 	return nil

@@ -72,8 +72,9 @@ func validateLabel(errs *ErrorList, field, s string) {
 	switch {
 	case s == "":
 		errs.add(field, "required")
+	case !noNUL(errs, field, s):
 	case !IsLabel(s):
-		errs.add(field, "%q is not a lowercase RFC 1123 label", s)
+		errs.add(field, "%s is not a lowercase RFC 1123 label", quote(s))
 	}
 }
 
@@ -92,23 +93,23 @@ func (p *Pod) Validate() error {
 	case p.APIVersion == "":
 		errs.add("apiVersion", "required (must be %q)", APIVersion)
 	case p.APIVersion != APIVersion:
-		errs.add("apiVersion", "unsupported value %q: must be %q", p.APIVersion, APIVersion)
+		errs.add("apiVersion", "unsupported value %s: must be %q", quote(p.APIVersion), APIVersion)
 	}
 	switch {
 	case p.Kind == "":
 		errs.add("kind", "required (must be %q)", Kind)
 	case p.Kind != Kind:
-		errs.add("kind", "unsupported value %q: must be %q", p.Kind, Kind)
+		errs.add("kind", "unsupported value %s: must be %q", quote(p.Kind), Kind)
 	}
 	validateLabel(&errs, "metadata.name", p.Metadata.Name)
 	for _, k := range slices.Sorted(maps.Keys(p.Metadata.Labels)) {
 		v := p.Metadata.Labels[k]
 		field := fmt.Sprintf("metadata.labels[%q]", k)
 		if name := k[strings.LastIndex(k, "/")+1:]; !labelKeyRE.MatchString(k) || len(name) > 63 {
-			errs.add(field, "invalid label key %q", k)
+			errs.add(field, "invalid label key %s", quote(k))
 		}
 		if len(v) > 63 || !labelValueRE.MatchString(v) {
-			errs.add(field, "invalid label value %q", v)
+			errs.add(field, "invalid label value %s", quote(v))
 		}
 	}
 	s := &p.Spec
@@ -125,14 +126,16 @@ func (p *Pod) Validate() error {
 	if b.ResetAfter.Duration <= 0 {
 		errs.add("spec.restartBackoff.resetAfter", "must be positive, got %s", b.ResetAfter)
 	}
-	if g := s.TerminationGracePeriodSeconds; g == nil || *g < 0 {
+	if g := s.TerminationGracePeriodSeconds; g == nil {
 		errs.add("spec.terminationGracePeriodSeconds", "must be an integer >= 0")
+	} else if _, err := GracePeriod(*g); err != nil {
+		errs.add("spec.terminationGracePeriodSeconds", "%s", err.(*FieldError).Detail)
 	}
-	if s.Hostname != "" && !IsLabel(s.Hostname) {
-		errs.add("spec.hostname", "%q is not a lowercase RFC 1123 label", s.Hostname)
+	if s.Hostname != "" {
+		validateLabel(&errs, "spec.hostname", s.Hostname)
 	}
 	if s.Network != NetworkPod && s.Network != NetworkHost {
-		errs.add("spec.network", "unsupported value %q: must be pod or host", s.Network)
+		errs.add("spec.network", "unsupported value %s: must be pod or host", quote(string(s.Network)))
 	}
 	validateLimits(&errs, "spec.resources.limits", s.Resources.Limits)
 	if len(s.Processes) == 0 {
@@ -156,7 +159,7 @@ func validatePolicy(errs *ErrorList, field string, p RestartPolicy, required boo
 			errs.add(field, "required")
 		}
 	default:
-		errs.add(field, "unsupported value %q: must be Always, OnFailure or Never", p)
+		errs.add(field, "unsupported value %s: must be Always, OnFailure or Never", quote(string(p)))
 	}
 }
 
@@ -182,7 +185,7 @@ func validateProcess(errs *ErrorList, field string, p *Process, names map[string
 	validateLabel(errs, field+".name", p.Name)
 	if p.Name != "" {
 		if names[p.Name] {
-			errs.add(field+".name", "duplicate name %q", p.Name)
+			errs.add(field+".name", "duplicate name %s", quote(p.Name))
 		}
 		names[p.Name] = true
 	}
@@ -191,13 +194,14 @@ func validateProcess(errs *ErrorList, field string, p *Process, names map[string
 	} else if p.Command[0] == "" {
 		errs.add(field+".command[0]", "must not be empty")
 	}
-	for i, a := range append(append([]string{}, p.Command...), p.Args...) {
-		if strings.ContainsRune(a, 0) {
-			f := fmt.Sprintf("%s.command[%d]", field, i)
-			if i >= len(p.Command) {
-				f = fmt.Sprintf("%s.args[%d]", field, i-len(p.Command))
-			}
-			errs.add(f, "must not contain a NUL byte")
+	for i, a := range p.Command {
+		if strings.IndexByte(a, 0) >= 0 {
+			noNUL(errs, fmt.Sprintf("%s.command[%d]", field, i), a)
+		}
+	}
+	for i, a := range p.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			noNUL(errs, fmt.Sprintf("%s.args[%d]", field, i), a)
 		}
 	}
 	for i, e := range p.Env {
@@ -205,26 +209,30 @@ func validateProcess(errs *ErrorList, field string, p *Process, names map[string
 		switch {
 		case e.Name == "":
 			errs.add(f+".name", "required")
+		case !noNUL(errs, f+".name", e.Name):
 		case !envNameRE.MatchString(e.Name):
-			errs.add(f+".name", "invalid environment variable name %q", e.Name)
+			errs.add(f+".name", "invalid environment variable name %s", quote(e.Name))
 		}
-		if strings.ContainsRune(e.Value, 0) {
-			errs.add(f+".value", "must not contain a NUL byte")
-		}
+		noNUL(errs, f+".value", e.Value)
 	}
-	if p.WorkingDir != "" && (!path.IsAbs(p.WorkingDir) || strings.ContainsRune(p.WorkingDir, 0)) {
-		errs.add(field+".workingDir", "must be an absolute path, got %q", p.WorkingDir)
+	if p.WorkingDir != "" && noNUL(errs, field+".workingDir", p.WorkingDir) && !path.IsAbs(p.WorkingDir) {
+		errs.add(field+".workingDir", "must be an absolute path, got %s", quote(p.WorkingDir))
 	}
-	if p.User != "" {
+	if p.User != "" && noNUL(errs, field+".user", p.User) {
 		u, g, hasGroup := strings.Cut(p.User, ":")
 		if !userPartRE.MatchString(u) || (hasGroup && !userPartRE.MatchString(g)) {
-			errs.add(field+".user", "invalid user %q: must be uid[:gid] or name[:group]", p.User)
+			errs.add(field+".user", "invalid user %s: must be uid[:gid] or name[:group]", quote(p.User))
+		} else {
+			validateID(errs, field+".user", p.User, u, "uid")
+			if hasGroup {
+				validateID(errs, field+".user", p.User, g, "gid")
+			}
 		}
 	}
 	validatePolicy(errs, field+".restartPolicy", p.RestartPolicy, false)
 	if p.StopSignal != "" {
 		if _, ok := ParseSignal(p.StopSignal); !ok {
-			errs.add(field+".stopSignal", "unknown signal %q", p.StopSignal)
+			errs.add(field+".stopSignal", "unknown signal %s", quote(p.StopSignal))
 		}
 	}
 	validateLimits(errs, field+".resources.limits", p.Resources.Limits)

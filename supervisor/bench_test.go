@@ -248,3 +248,24 @@ func percentile(d []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkLogLatencyBesideYes: a pod printing the time every 0.2 s beside
+// a pod of 1 or 6 `yes` processes, for 5 s; how late its lines reach a
+// follower of its logs (after being logged), and the supervisor's CPU use
+// meanwhile, in percent of one core. Run it with -benchtime=1x.
+func BenchmarkLogLatencyBesideYes(b *testing.B) {
+	for _, n := range []int{1, 6} {
+		b.Run(fmt.Sprintf("yes=%d", n), func(b *testing.B) {
+			sv := benchSupervisor(b)
+			var all []time.Duration
+			var cpu, wall time.Duration
+			for i := 0; i < b.N; i++ {
+				late, c, w := tickLateness(b, sv, n, 5*time.Second)
+				all, cpu, wall = append(all, late...), cpu+c, wall+w
+			}
+			b.ReportMetric(ms(median(all)), "ms-late-median")
+			b.ReportMetric(ms(slices.Max(all)), "ms-late-max")
+			b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "cpu-%")
+		})
+	}
+}

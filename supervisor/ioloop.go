@@ -52,6 +52,16 @@ type ioLoop struct {
 	// progress counts the handler calls: a loop busy with output makes
 	// progress even when a ping waits behind the data (see Healthy).
 	progress atomic.Uint64
+	// paused are fds taken out of epoll until a time (see pause); the loop
+	// goroutine's alone.
+	paused []pausedFd
+}
+
+// pausedFd is an fd the loop does not watch until a time.
+type pausedFd struct {
+	fd    int32
+	h     ioHandler
+	until time.Time
 }
 
 var (
@@ -117,10 +127,56 @@ func (l *ioLoop) remove(fd int32, h ioHandler) bool {
 	return true
 }
 
+// pause stops watching fd, registered for h, until the time given; the
+// loop watches it again then (if h is still its handler). Called on the
+// loop goroutine, from h's ready. A pipe not read fills up, and its writer
+// waits: this is how a stream is held to its budget without losing output.
+func (l *ioLoop) pause(fd int, h ioHandler, until time.Time) {
+	l.mu.Lock()
+	e, ok := l.handlers[int32(fd)]
+	if ok && e.h == h {
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	}
+	l.mu.Unlock()
+	if ok && e.h == h {
+		l.paused = append(l.paused, pausedFd{fd: int32(fd), h: h, until: until})
+	}
+}
+
+// resume watches again the paused fds whose time has come, and returns
+// the epoll_wait timeout until the next one (-1: none).
+func (l *ioLoop) resume(now time.Time) int {
+	timeout := -1
+	kept := l.paused[:0]
+	for _, p := range l.paused {
+		if now.Before(p.until) {
+			kept = append(kept, p)
+			ms := int((p.until.Sub(now) + time.Millisecond - 1) / time.Millisecond)
+			if timeout < 0 || ms < timeout {
+				timeout = ms
+			}
+			continue
+		}
+		l.mu.Lock()
+		if e, ok := l.handlers[p.fd]; ok && e.h == p.h {
+			ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: p.fd}
+			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, int(p.fd), &ev)
+		}
+		l.mu.Unlock()
+	}
+	clear(l.paused[len(kept):])
+	l.paused = kept
+	return timeout
+}
+
 func (l *ioLoop) run() {
 	events := make([]unix.EpollEvent, 64)
+	timeout := -1
 	for {
-		n, err := unix.EpollWait(l.epfd, events, -1)
+		n, err := unix.EpollWait(l.epfd, events, timeout)
+		if len(l.paused) > 0 {
+			timeout = l.resume(time.Now())
+		}
 		if err != nil {
 			continue // EINTR
 		}
@@ -139,6 +195,9 @@ func (l *ioLoop) run() {
 		}
 		if l.sweepReq.Swap(false) {
 			l.sweep()
+		}
+		if len(l.paused) > 0 {
+			timeout = l.resume(time.Now())
 		}
 	}
 }

@@ -158,8 +158,9 @@ func (p *Pod) restore(saved *savedState) {
 // namespaces are made anew — with its restart counts and last exits, and
 // the pods whose desired state is running and that had not ended are
 // started again. A pod whose files cannot be read is moved to
-// <root>/quarantine and reported in the returned error; the others are
-// recovered all the same.
+// <root>/quarantine (which keeps the newest store.QuarantineKeep entries)
+// and reported in the returned error; the others are recovered all the
+// same.
 func (s *Supervisor) Recover() error {
 	podsDir := filepath.Join(s.opts.Root, "pods")
 	entries, err := os.ReadDir(podsDir)
@@ -194,10 +195,9 @@ func (s *Supervisor) Recover() error {
 func (s *Supervisor) recoverPod(name string) error {
 	dir := filepath.Join(s.opts.Root, "pods", name)
 	log := s.opts.Logger.With().Str("pod", name).Logger()
-	quarantine := filepath.Join(s.opts.Root, "quarantine")
 	store.CleanTemp(dir)
 	if !pod.IsLabel(name) {
-		q, qerr := store.Quarantine(dir, quarantine)
+		q, qerr := s.quarantine(dir, name)
 		log.Error().Str("moved", q).Msg("not a pod directory: quarantined")
 		return errors.Join(fmt.Errorf("pods/%s: not a pod name", name), qerr)
 	}
@@ -213,14 +213,14 @@ func (s *Supervisor) recoverPod(name string) error {
 		// Sweep what the pod had on the host, then set its files aside.
 		ghost := &Pod{sv: s, name: name, log: log, nsDir: filepath.Join(s.opts.Root, "ns", name)}
 		serr := s.sweep(ghost)
-		q, qerr := store.Quarantine(dir, quarantine)
+		q, qerr := s.quarantine(dir, name)
 		log.Error().Err(err).Str("moved", q).Msg("unreadable pod spec: quarantined")
 		return errors.Join(fmt.Errorf("pod %q: %w", name, err), serr, qerr)
 	}
 	var saved savedState
 	if err := store.ReadJSON(filepath.Join(dir, stateFile), &saved); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			q, _ := store.Quarantine(filepath.Join(dir, stateFile), quarantine)
+			q, _ := s.quarantine(filepath.Join(dir, stateFile), name+"."+stateFile)
 			log.Error().Err(err).Str("moved", q).Msg("unreadable pod state: quarantined, the pod stays stopped")
 		}
 		saved = savedState{Desired: DesiredStopped, Status: pod.Status{Phase: pod.PhasePending}}
@@ -238,6 +238,31 @@ func (s *Supervisor) recoverPod(name string) error {
 		}
 	}
 	return nil
+}
+
+// quarantineMu serializes quarantines, so that each pruned entry is
+// removed and logged once.
+var quarantineMu sync.Mutex
+
+// quarantine moves path into <root>/quarantine as "<as>.<time>", then keeps
+// only the newest store.QuarantineKeep entries there, logging each one it
+// removes.
+func (s *Supervisor) quarantine(path, as string) (string, error) {
+	quarantineMu.Lock()
+	defer quarantineMu.Unlock()
+	dir := filepath.Join(s.opts.Root, "quarantine")
+	q, err := store.QuarantineAs(path, dir, as)
+	if err != nil {
+		return q, err
+	}
+	removed, perr := store.PruneQuarantine(dir, store.QuarantineKeep)
+	for _, r := range removed {
+		s.opts.Logger.Warn().Str("removed", r).Int("keep", store.QuarantineKeep).Msg("quarantine: removed the oldest entry")
+	}
+	if perr != nil {
+		s.opts.Logger.Error().Err(perr).Str("dir", dir).Msg("quarantine: could not remove old entries")
+	}
+	return q, nil
 }
 
 // do2 runs f on the owner goroutine and returns its error.

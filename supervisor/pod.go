@@ -492,7 +492,7 @@ func (p *Pod) Stop(ctx context.Context, grace *time.Duration) error {
 // stopAndWait stops the pod; setDesired records that it should stay stopped
 // (a user's stop), as opposed to a supervisor shutdown's.
 func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, setDesired bool) error {
-	g := time.Duration(*p.spec.Spec.TerminationGracePeriodSeconds) * time.Second
+	g, _ := pod.GracePeriod(*p.spec.Spec.TerminationGracePeriodSeconds) // validated at Create
 	if grace != nil {
 		g = max(*grace, 0)
 	}

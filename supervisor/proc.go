@@ -150,6 +150,7 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 	}{{out[0], Stdout}, {errp[0], Stderr}} {
 		_ = unix.SetNonblock(s.fd, true)
 		sr := &streamReader{fd: s.fd, emit: p.emitter(pr, s.stream), eof: func() {
+			p.reportLogDrops(pr, 0, true)
 			if run.streams--; run.streams == 0 {
 				close(run.drained)
 			}
@@ -184,16 +185,20 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 	return run, nil
 }
 
-// emitter logs and hands out one stream's lines; it runs on the I/O loop.
-func (p *Pod) emitter(pr *proc, stream Stream) func(bool, []byte) {
+// emitter logs and hands out one stream's lines, a batch (lines of one
+// read) at a time: the batch is written to the log file with a write per
+// 128 KiB, then the lines go one by one to followers and to the
+// OutputFunc. The i-th line's time is t plus i ns. It runs on the I/O loop.
+func (p *Pod) emitter(pr *proc, stream Stream) func(time.Time, []record) {
 	out := p.sv.opts.Output
-	return func(partial bool, text []byte) {
-		now := time.Now().UTC()
-		pr.log.write(now, stream, partial, text)
-		l := Line{Time: now, Pod: p.name, Process: pr.spec.Name, Stream: stream, Partial: partial, Text: text}
-		p.sv.lines.publish(l)
+	return func(t time.Time, recs []record) {
+		lost := pr.log.writeRecords(t, stream, recs)
+		p.reportLogDrops(pr, lost, false)
+		p.sv.lines.publish(p.name, pr.spec.Name, stream, t, recs)
 		if out != nil {
-			out(l)
+			for i, r := range recs {
+				out(Line{Time: t.Add(time.Duration(i)), Pod: p.name, Process: pr.spec.Name, Stream: stream, Partial: r.partial, Text: r.text})
+			}
 		}
 	}
 }

@@ -52,7 +52,8 @@ type Options struct {
 	Persist bool
 	// LogMaxSize rotates a process's log file past this size (bytes);
 	// default DefaultLogMaxSize. LogMaxFiles is how many files a process's
-	// log keeps, the current one included; default DefaultLogMaxFiles.
+	// log keeps, the current one included; default DefaultLogMaxFiles, at
+	// most MaxLogFiles (a larger value is taken as MaxLogFiles).
 	LogMaxSize  int64
 	LogMaxFiles int
 
@@ -104,7 +105,15 @@ func New(opts Options) (*Supervisor, error) {
 	if opts.LogMaxFiles <= 0 {
 		opts.LogMaxFiles = DefaultLogMaxFiles
 	}
-	if err := os.MkdirAll(filepath.Join(root, "pods"), 0o711); err != nil {
+	opts.LogMaxFiles = min(opts.LogMaxFiles, MaxLogFiles)
+	// The root itself (when missing) may be shared with other files, such
+	// as the daemon's socket directory; what the supervisor keeps in it is
+	// private: pods/, ns/ and quarantine/ are 0700, and so is each pod's
+	// directory.
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(root, "pods"), 0o700); err != nil {
 		return nil, err
 	}
 	h := opts.Cgroups
@@ -136,7 +145,12 @@ func New(opts Options) (*Supervisor, error) {
 	return s, nil
 }
 
-// SetLogLimits changes log rotation for every process, now and later.
+// MaxLogFiles bounds the number of log files kept per process: rotation
+// renames each of them, and reading a log looks for each.
+const MaxLogFiles = 1000
+
+// SetLogLimits changes log rotation for every process, now and later. A
+// maxFiles above MaxLogFiles is taken as MaxLogFiles.
 func (s *Supervisor) SetLogLimits(maxSize int64, maxFiles int) {
 	if maxSize <= 0 {
 		maxSize = DefaultLogMaxSize
@@ -144,6 +158,7 @@ func (s *Supervisor) SetLogLimits(maxSize int64, maxFiles int) {
 	if maxFiles <= 0 {
 		maxFiles = DefaultLogMaxFiles
 	}
+	maxFiles = min(maxFiles, MaxLogFiles)
 	s.mu.Lock()
 	s.logLimit.size, s.logLimit.files = maxSize, maxFiles
 	pods := make([]*Pod, 0, len(s.pods))
@@ -289,23 +304,30 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 		persistStop: make(chan struct{}),
 		persistDone: make(chan struct{}),
 	}
-	var undo []func()
+	// On error, closers run first, then undo, each last made first. A
+	// create often fails for want of file descriptors: closing ours first
+	// gives the removals the few they may need, and the removals of
+	// directories and files go by name (rmdir, unlink), needing none.
+	var undo, closers []func()
 	defer func() {
 		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
 			}
 		}
 	}()
-	madeDir := false
-	if _, serr := os.Stat(p.dir); os.IsNotExist(serr) {
-		madeDir = true
+	logsDir := filepath.Join(p.dir, "logs")
+	if pathAbsent(p.dir) {
+		undo = append(undo, func() { removeBuiltDir(p.dir, "lock", specFile, stateFile) })
 	}
-	if err := os.MkdirAll(filepath.Join(p.dir, "logs"), 0o750); err != nil {
+	if pathAbsent(logsDir) {
+		undo = append(undo, func() { removeBuiltDir(logsDir) })
+	}
+	if err := os.MkdirAll(logsDir, 0o700); err != nil {
 		return nil, err
-	}
-	if madeDir {
-		undo = append(undo, func() { os.RemoveAll(p.dir) })
 	}
 	// The lock says which supervisor owns the pod's name on this root; a
 	// crashed owner's lock is free again, and its leftovers are swept.
@@ -313,22 +335,24 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	// that died while running the pod: only then are an existing cgroup and
 	// namespace files its leftovers, to be swept. Otherwise they belong to
 	// someone else (another root), and the name is taken.
-	_, lerr := os.Stat(filepath.Join(p.dir, "lock"))
-	leftovers := lerr == nil || saved != nil
-	lock, err := os.OpenFile(filepath.Join(p.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	lockPath := filepath.Join(p.dir, "lock")
+	leftovers := !pathAbsent(lockPath) || saved != nil
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
+		undo = nil // the directory is the other owner's
 		return nil, fmt.Errorf("pod %q is run by another podvisor on root %s: %w", name, s.opts.Root, pod.ErrAlreadyExists)
 	}
 	p.lock = lock
+	// The lock is let go last, once everything else is undone.
 	undo = append(undo, func() {
-		lock.Close()
 		if !leftovers {
-			os.Remove(filepath.Join(p.dir, "lock"))
+			_ = os.Remove(lockPath)
 		}
+		lock.Close()
 	})
 	if leftovers {
 		if err := s.sweep(p); err != nil {
@@ -338,24 +362,31 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 		return nil, fmt.Errorf("pod %q: its cgroup or namespaces exist already, made by another podvisor (another root, same cgroup parent): %w", name, pod.ErrAlreadyExists)
 	}
 
+	// From here the cgroups and namespace files are this pod's: undo
+	// removes them by path, also when their Create failed half-way.
 	cgPath := "/" + s.opts.CgroupParent + "/" + cgroupName(name)
+	undo = append(undo, func() { s.destroyCgroup(cgPath) })
 	if p.cg, err = s.h.Create(cgPath, limitsOf(spec.Spec.Resources.Limits)); err != nil {
 		return nil, fmt.Errorf("pod %q: %w", name, err)
 	}
-	undo = append(undo, func() { _ = p.cg.Destroy() })
 	add := func(ps []pod.Process, init bool) error {
 		for i := range ps {
 			pr := &proc{spec: &ps[i], init: init}
 			pr.st = pod.ProcessStatus{Name: pr.spec.Name, State: pod.StateWaiting}
-			if pr.cg, err = s.h.Create(cgPath+"/"+cgroupName(pr.spec.Name), limitsOf(pr.spec.Resources.Limits)); err != nil {
+			prPath := cgPath + "/" + cgroupName(pr.spec.Name)
+			undo = append(undo, func() { s.destroyCgroup(prPath) })
+			if pr.cg, err = s.h.Create(prPath, limitsOf(pr.spec.Resources.Limits)); err != nil {
 				return fmt.Errorf("process %q: %w", pr.spec.Name, err)
 			}
-			undo = append(undo, func() { _ = pr.cg.Destroy() })
+			path := logPath(p.dir, pr.spec.Name)
+			if pathAbsent(path) {
+				undo = append(undo, func() { _ = os.Remove(path) })
+			}
 			size, files := s.logLimits()
-			if pr.log, err = openLog(logPath(p.dir, pr.spec.Name), size, files); err != nil {
+			if pr.log, err = openLog(path, size, files); err != nil {
 				return err
 			}
-			undo = append(undo, pr.log.close)
+			closers = append(closers, pr.log.close)
 			p.procs = append(p.procs, pr)
 		}
 		return nil
@@ -366,28 +397,60 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	if err := add(spec.Spec.Processes, false); err != nil {
 		return nil, err
 	}
+	// namespaces.Create leaves nothing when it fails.
 	p.nsp, err = namespaces.Create(p.nsDir, spec.Spec.Hostname, spec.Spec.Network == pod.NetworkHost)
 	if err != nil {
 		return nil, fmt.Errorf("pod %q namespaces: %w", name, err)
 	}
 	undo = append(undo, func() { _ = namespaces.Remove(p.nsDir) })
 	if p.nsh, err = namespaces.Open(p.nsp); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pod %q namespaces: %w", name, err)
 	}
+	closers = append(closers, p.nsh.Close)
 	// Exec sessions (podvisor exec without --process) run in a cgroup of
 	// their own inside the pod's; "_" keeps it apart from process names.
-	if p.execCg, err = s.h.Create(cgPath+"/"+execCgroup, cgroups.Limits{}); err != nil {
-		return nil, err
+	execPath := cgPath + "/" + execCgroup
+	undo = append(undo, func() { s.destroyCgroup(execPath) })
+	if p.execCg, err = s.h.Create(execPath, cgroups.Limits{}); err != nil {
+		return nil, fmt.Errorf("pod %q: %w", name, err)
 	}
 	if saved != nil {
 		p.restore(saved)
 	} else if s.opts.Persist {
 		// Last: a spec on disk means a pod to recover.
 		if err := store.WriteJSON(filepath.Join(p.dir, specFile), spec); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pod %q: save spec: %w", name, err)
 		}
 	}
 	return p, nil
+}
+
+// pathAbsent reports whether nothing exists at path.
+func pathAbsent(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// removeBuiltDir removes dir after the named files in it, without a file
+// descriptor (unlink, rmdir); a directory that holds more than that is
+// removed with os.RemoveAll, which needs some.
+func removeBuiltDir(dir string, files ...string) {
+	for _, f := range files {
+		_ = os.Remove(filepath.Join(dir, f))
+	}
+	if err := os.Remove(dir); err != nil && !pathAbsent(dir) {
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// destroyCgroup removes the cgroup at path in every hierarchy, whether
+// its Create completed or not; a missing one is fine.
+func (s *Supervisor) destroyCgroup(path string) {
+	if g, err := s.h.Open(path); err == nil {
+		if err := g.Destroy(); err != nil {
+			s.opts.Logger.Warn().Err(err).Str("cgroup", path).Msg("could not remove the cgroup of a pod that failed to be created")
+		}
+	}
 }
 
 // sweep removes what a crashed owner of the same pod name left: namespace

@@ -122,6 +122,9 @@ func daemonSettings(c *cli.Context) (daemon.Settings, error) {
 		}
 		s.LogMaxSize = n
 	}
+	if f.LogMaxFiles > supervisor.MaxLogFiles {
+		return s, fmt.Errorf("%s: logMaxFiles: must be at most %d, got %d", path, supervisor.MaxLogFiles, f.LogMaxFiles)
+	}
 	if f.LogMaxFiles > 0 {
 		s.LogMaxFiles = f.LogMaxFiles
 	}
@@ -140,7 +143,13 @@ func daemonSettings(c *cli.Context) (daemon.Settings, error) {
 		s.LogMaxSize = n
 	}
 	if c.IsSet("log-max-files") {
-		s.LogMaxFiles = c.Int("log-max-files")
+		n := c.Int("log-max-files")
+		if n > supervisor.MaxLogFiles {
+			return s, fmt.Errorf("--log-max-files: must be at most %d, got %d", supervisor.MaxLogFiles, n)
+		}
+		if n > 0 {
+			s.LogMaxFiles = n
+		}
 	}
 	return s, nil
 }

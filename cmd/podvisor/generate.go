@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/podvisor/podvisor/pod"
 )
 
 func generateCommand() *cli.Command {
@@ -37,7 +40,13 @@ func generateCommand() *cli.Command {
 				if resolved, err := filepath.EvalSymlinks(exe); err == nil {
 					exe = resolved
 				}
-				grace := *spec.Spec.TerminationGracePeriodSeconds
+				// Validated, so within pod.MaxGracePeriodSeconds: the margin
+				// cannot overflow. Checked again rather than trusted.
+				d, err := pod.GracePeriod(*spec.Spec.TerminationGracePeriodSeconds)
+				if err != nil {
+					return fmt.Errorf("%s: spec.terminationGracePeriodSeconds: %w", file, err)
+				}
+				grace := int64(d / time.Second)
 				args := []string{exe, "up"}
 				if c.IsSet("root") {
 					args = append(args, "--root", c.String("root"))

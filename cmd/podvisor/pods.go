@@ -85,14 +85,22 @@ func clientCommands() []*cli.Command {
 			Name: "restart", Usage: "stop a pod, then start it again", ArgsUsage: "NAME",
 			Flags: []cli.Flag{socketFlag(), timeout},
 			Action: podAction(true, func(c *cli.Context, name string) (pod.Status, error) {
-				return client(c).Restart(c.Context, name, intFlag(c, "timeout"))
+				timeout, err := timeoutFlag(c)
+				if err != nil {
+					return pod.Status{}, err
+				}
+				return client(c).Restart(c.Context, name, timeout)
 			}),
 		},
 		{
 			Name: "stop", Usage: "stop a pod (stop signals, grace period, then SIGKILL); returns once it is stopped", ArgsUsage: "NAME",
 			Flags: []cli.Flag{socketFlag(), timeout},
 			Action: podAction(false, func(c *cli.Context, name string) (pod.Status, error) {
-				return client(c).Stop(c.Context, name, intFlag(c, "timeout"))
+				timeout, err := timeoutFlag(c)
+				if err != nil {
+					return pod.Status{}, err
+				}
+				return client(c).Stop(c.Context, name, timeout)
 			}),
 		},
 		{
@@ -102,9 +110,13 @@ func clientCommands() []*cli.Command {
 				if c.NArg() == 0 {
 					return errors.New("rm: at least one NAME is needed")
 				}
+				timeout, err := timeoutFlag(c)
+				if err != nil {
+					return err
+				}
 				var errs []error
 				for _, name := range c.Args().Slice() {
-					if err := client(c).Remove(c.Context, name, c.Bool("force"), intFlag(c, "timeout")); err != nil {
+					if err := client(c).Remove(c.Context, name, c.Bool("force"), timeout); err != nil {
 						errs = append(errs, err)
 						continue
 					}
@@ -230,12 +242,18 @@ func outputFlag(def, usage string) cli.Flag {
 	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: def, Usage: usage}
 }
 
-func intFlag(c *cli.Context, name string) *int {
-	if !c.IsSet(name) {
-		return nil
+// timeoutFlag reads --timeout, a grace period in whole seconds: nil when
+// not given, an error naming the flag when pod.GracePeriod refuses it (below
+// 0 or above pod.MaxGracePeriodSeconds), so that it never wraps.
+func timeoutFlag(c *cli.Context) (*int, error) {
+	if !c.IsSet("timeout") {
+		return nil, nil
 	}
-	v := c.Int(name)
-	return &v
+	v := c.Int("timeout")
+	if _, err := pod.GracePeriod(int64(v)); err != nil {
+		return nil, fmt.Errorf("--timeout: %w", err)
+	}
+	return &v, nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"syscall"
 
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
@@ -48,9 +50,44 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if closedConn(err) {
+			return &ClosedError{Socket: c.socket, Err: err}
+		}
 		return fmt.Errorf("decode daemon answer: %w", err)
 	}
 	return nil
+}
+
+// ErrDaemonClosed matches, with errors.Is, the error of a request whose
+// connection the daemon closed before it had answered in full: it
+// stopped or crashed meanwhile. The request may or may not have been
+// carried out.
+var ErrDaemonClosed = errors.New("the podvisor daemon closed the connection")
+
+// ClosedError is the error of a request whose connection the daemon
+// closed before its answer was complete. It matches ErrDaemonClosed and
+// its cause (io.EOF, io.ErrUnexpectedEOF, syscall.ECONNRESET...) with
+// errors.Is.
+type ClosedError struct {
+	// Socket is the daemon's socket.
+	Socket string
+	// Err is what the connection gave.
+	Err error
+}
+
+// Error says that the daemon closed the connection, and what was seen.
+func (e *ClosedError) Error() string {
+	return fmt.Sprintf("the podvisor daemon at %s closed the connection before answering in full (did it stop or crash?): %v", e.Socket, e.Err)
+}
+
+// Unwrap gives ErrDaemonClosed and the cause.
+func (e *ClosedError) Unwrap() []error { return []error{ErrDaemonClosed, e.Err} }
+
+// closedConn reports whether err means that the peer closed the
+// connection.
+func closedConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // send makes a request and turns an error answer into an *Error.
@@ -69,7 +106,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the podvisor daemon at %s: %w", c.socket, unwrapURL(err))
+		err = unwrapURL(err)
+		var op *net.OpError
+		if closedConn(err) && !(errors.As(err, &op) && op.Op == "dial") {
+			return nil, &ClosedError{Socket: c.socket, Err: err}
+		}
+		return nil, fmt.Errorf("cannot reach the podvisor daemon at %s: %w", c.socket, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
@@ -229,6 +271,9 @@ func stream[T any](c *Client, ctx context.Context, path string, q url.Values, fn
 		}
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		if closedConn(err) {
+			return &ClosedError{Socket: c.socket, Err: err}
+		}
 		return err
 	}
 	return nil

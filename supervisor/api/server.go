@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -103,10 +105,11 @@ func (s *Server) GID() int {
 
 type credKey struct{}
 
-// ConnContext records the peer credentials of a unix socket connection;
-// set it as http.Server.ConnContext.
+// ConnContext records the peer credentials of a unix socket connection
+// (a *net.UnixConn, or a wrapper of one that implements syscall.Conn); set
+// it as http.Server.ConnContext.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	uc, ok := c.(*net.UnixConn)
+	uc, ok := c.(syscall.Conn)
 	if !ok {
 		return ctx
 	}
@@ -170,9 +173,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/pods/{name}/restart", s.restart)
 	mux.HandleFunc("GET /v1/pods/{name}/logs", s.logs)
 	mux.HandleFunc("GET /v1/events", s.events)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path), Code: CodeNotFound})
-	})
+	mux.HandleFunc("/", notFound)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, _ := r.Context().Value(credKey{}).(*unix.Ucred)
 		if !s.allowed(cred) {
@@ -184,8 +185,24 @@ func (s *Server) Handler() http.Handler {
 			writeJSON(w, http.StatusForbidden, ErrorBody{Error: "permission denied: podvisor's API is for root and the podvisor group", Code: CodeForbidden})
 			return
 		}
+		// ServeMux would redirect a path that is not clean ("..", "//")
+		// with an HTML body: an API path is clean or does not exist.
+		if !cleanPath(r.URL.Path) {
+			notFound(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath reports whether p is an absolute path with no empty, "." or
+// ".." element and no trailing slash.
+func cleanPath(p string) bool {
+	return p == "/" || strings.HasPrefix(p, "/") && path.Clean(p) == p
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path), Code: CodeNotFound})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -242,7 +259,9 @@ const maxSpec = 1 << 20
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
 	if err != nil {
-		s.fail(w, r, err)
+		// A malformed or truncated body (bad chunked encoding, a client
+		// too slow for the server's ReadTimeout) is the client's fault.
+		s.fail(w, r, fmt.Errorf("reading the pod spec: %v: %w", err, pod.ErrInvalid))
 		return
 	}
 	if len(body) > maxSpec {
@@ -315,17 +334,18 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p.Status())
 }
 
-// grace reads ?timeout=SECONDS; nil when absent.
+// grace reads ?timeout=SECONDS; nil when absent. pod.GracePeriod converts
+// it, so a number past pod.MaxGracePeriodSeconds is refused, never wrapped.
 func grace(r *http.Request) (*time.Duration, error) {
 	t := r.URL.Query().Get("timeout")
 	if t == "" {
 		return nil, nil
 	}
-	n, err := strconv.Atoi(t)
-	if err != nil || n < 0 {
-		return nil, fmt.Errorf("timeout: must be a whole number of seconds >= 0, got %q: %w", t, pod.ErrInvalid)
+	n, err := strconv.ParseInt(t, 10, 64)
+	d, gerr := pod.GracePeriod(n)
+	if err != nil || gerr != nil {
+		return nil, fmt.Errorf("timeout: must be a whole number of seconds from 0 to %d, got %q: %w", pod.MaxGracePeriodSeconds, t, pod.ErrInvalid)
 	}
-	d := time.Duration(n) * time.Second
 	return &d, nil
 }
 
@@ -368,7 +388,11 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	force := r.URL.Query().Get("force") == "true"
-	if err := s.Supervisor.Remove(r.Context(), r.PathValue("name"), supervisor.RemoveOptions{Force: force, Grace: g}); err != nil {
+	// A removal, once begun, is finished even if the client goes away
+	// during the stop's grace period: it would otherwise leave the pod
+	// stopped but not removed.
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.Supervisor.Remove(ctx, r.PathValue("name"), supervisor.RemoveOptions{Force: force, Grace: g}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -444,7 +468,13 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		select {
-		case e := <-live:
+		case e, ok := <-live:
+			if !ok {
+				// Dropped for falling behind (supervisor.ErrFollowerBehind):
+				// a last line says so, and the stream ends.
+				_ = st.send(followerDropped(process))
+				return
+			}
 			if !e.Time.After(last) || process != "" && e.Process != process {
 				continue
 			}
@@ -456,6 +486,26 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		case <-p.Done():
 			return
 		}
+	}
+}
+
+// droppedEntry is the last line of a log follow that fell behind: a log
+// entry, for clients that read entries, with an error field.
+type droppedEntry struct {
+	supervisor.LogEntry
+	Error string `json:"error"`
+}
+
+// followerDropped is the last line of a log follow that fell behind, as a
+// line of process (or of "podvisor") on stderr.
+func followerDropped(process string) droppedEntry {
+	if process == "" {
+		process = "podvisor"
+	}
+	msg := "podvisor: " + supervisor.ErrFollowerBehind.Error() + "; follow again to go on"
+	return droppedEntry{
+		LogEntry: supervisor.LogEntry{Time: time.Now().UTC(), Process: process, Stream: supervisor.Stderr, Line: msg},
+		Error:    supervisor.ErrFollowerBehind.Error(),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -55,7 +57,24 @@ type Config struct {
 	// settings to apply.
 	Reload      <-chan struct{}
 	Reconfigure func() (Settings, error)
+	// ReadTimeout bounds the reading of a request, headers and body
+	// (default DefaultReadTimeout); IdleTimeout closes a keep-alive
+	// connection that sends no new request (default DefaultIdleTimeout).
+	// Neither bounds an answer: logs and events streams go on for as
+	// long as their clients read them.
+	ReadTimeout time.Duration
+	IdleTimeout time.Duration
+	// MaxConns caps the API connections open at once; default
+	// MaxConns(RLIMIT_NOFILE).
+	MaxConns int
 }
+
+// Defaults of the API server's timeouts.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+)
 
 // Settings are what a reload may change without touching any pod.
 type Settings struct {
@@ -79,7 +98,16 @@ func Run(ctx context.Context, cfg Config) error {
 		// for a smaller resident set (see docs/benchmarks.md).
 		debug.SetGCPercent(50)
 	}
-	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = MaxConns(nofile())
+	}
+	if err := os.MkdirAll(cfg.Root, privateDir); err != nil {
 		return err
 	}
 	lock, err := os.OpenFile(filepath.Join(cfg.Root, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
@@ -97,6 +125,13 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if ln, err = listen(cfg.Socket, cfg.Group, log); err != nil {
 		return err
 	}
+	// The root and what it holds are private; the API group may pass
+	// through the root only when the socket is inside.
+	rootGID := -1
+	if inside(ln.Addr().String(), cfg.Root) {
+		rootGID = GroupID(cfg.Group)
+	}
+	secureRoot(cfg.Root, rootGID, log)
 	sv, err := supervisor.New(supervisor.Options{
 		Root:         cfg.Root,
 		CgroupParent: cfg.CgroupParent,
@@ -116,11 +151,18 @@ func Run(ctx context.Context, cfg Config) error {
 	// Streams (logs -f, events -f) end when the daemon stops.
 	serveCtx, endStreams := context.WithCancel(context.Background())
 	defer endStreams()
+	// At most MaxConns connections, so that idle or slow clients can
+	// never take the descriptors the pods and state files need.
+	limited := newConnLimit(ln, cfg.MaxConns, log)
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ConnContext:       api.ConnContext,
+		ConnState:         limited.ConnState,
 		BaseContext:       func(net.Listener) context.Context { return serveCtx },
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(DefaultReadHeaderTimeout, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          stdlog.New(httpLog{log}, "", 0),
 	}
 	// The socket listens already, so clients that come during recovery
 	// wait in its backlog; they are served once every pod is back.
@@ -129,9 +171,9 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Error().Err(err).Msg("some pods could not be recovered")
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
+	go func() { serveErr <- httpSrv.Serve(limited) }()
 	log.Info().Str("socket", ln.Addr().String()).Str("root", cfg.Root).Int("pods", len(sv.List())).
-		Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
+		Int("maxConns", cfg.MaxConns).Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
 	trimText()
 	status := statusLine(sv)
 	notify(log, "READY=1\nSTATUS="+status)
@@ -193,9 +235,9 @@ func summary(sv *supervisor.Supervisor) (running, failing int) {
 
 // listen opens the API socket: a stale socket file is replaced, a live one
 // is an error; the socket is 0660 with group podvisor when that group
-// exists, else 0600.
+// exists, else 0600, and so is a directory it makes for it (0710 or 0700).
 func listen(path, group string, log zerolog.Logger) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := mkdirSocketDir(filepath.Dir(path), GroupID(group)); err != nil {
 		return nil, err
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -265,6 +307,15 @@ func reload(log zerolog.Logger, cfg Config, sv *supervisor.Supervisor) {
 	sv.ReopenLogs()
 	log.Info().Msg("reloaded")
 	notify(log, "READY=1\nSTATUS="+statusLine(sv))
+}
+
+// httpLog passes the HTTP server's own messages (a failed accept...) to
+// the daemon's log.
+type httpLog struct{ log zerolog.Logger }
+
+func (h httpLog) Write(p []byte) (int, error) {
+	h.log.Warn().Str("from", "http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 func monotonicUsec() string {

@@ -65,3 +65,46 @@ func TestCleanTemp(t *testing.T) {
 		t.Errorf("left %v", entries)
 	}
 }
+
+func TestPruneQuarantine(t *testing.T) {
+	q := filepath.Join(t.TempDir(), "quarantine")
+	if removed, err := PruneQuarantine(q, QuarantineKeep); err != nil || removed != nil {
+		t.Fatalf("missing directory: %v %v", removed, err)
+	}
+	src := t.TempDir()
+	var made []string
+	for i := range 13 {
+		p := filepath.Join(src, "state.json")
+		os.WriteFile(p, []byte{byte(i)}, 0o600)
+		if i == 5 {
+			// A directory (a whole pod) is quarantined as well.
+			p = filepath.Join(src, "pod")
+			os.MkdirAll(filepath.Join(p, "logs"), 0o700)
+		}
+		dst, err := QuarantineAs(p, q, "pod"+string(rune('a'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, dst)
+	}
+	os.WriteFile(filepath.Join(q, "README"), nil, 0o600) // not an entry
+	removed, err := PruneQuarantine(q, QuarantineKeep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 3 || removed[0] != made[0] || removed[2] != made[2] {
+		t.Errorf("removed %v, want the 3 oldest of %v", removed, made)
+	}
+	entries, _ := os.ReadDir(q)
+	if len(entries) != QuarantineKeep+1 {
+		t.Errorf("left %d entries: %v", len(entries), entries)
+	}
+	for _, p := range made[3:] {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("newer entry removed: %v", err)
+		}
+	}
+	if again, err := PruneQuarantine(q, QuarantineKeep); err != nil || len(again) != 0 {
+		t.Errorf("second prune: %v %v", again, err)
+	}
+}
