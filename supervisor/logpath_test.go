@@ -135,6 +135,12 @@ func TestNoisyNeighbour(t *testing.T) {
 	if m := slices.Max(late); m > time.Second {
 		t.Errorf("a line reached the log %v late beside one yes (median %v)", m, median(late))
 	}
+	// The stream budget bounds what a yes costs the supervisor: about 3 %
+	// of a core here (benchmarks.md); without it, a whole core. The bound is
+	// generous: a busy machine must not fail it.
+	if share := cpu.Seconds() / wall.Seconds(); share > 0.5 {
+		t.Errorf("the supervisor used %.0f%% of a core beside one yes", 100*share)
+	}
 }
 
 // TestStreamSplit: lines cut anywhere across reads come out whole, overlong
@@ -591,5 +597,40 @@ func TestFollowerDroppedWhenBehind(t *testing.T) {
 		if c := count.Load(); c != 4000 {
 			t.Errorf("the reading follower got %d lines, want 4000", c)
 		}
+	}
+}
+
+// TestStreamBudgetLosesNothing: a process that prints far past its
+// stream's budget is slowed down (its pipe is not read until the next
+// window), not cut: every line is logged, in order, and the pod completes.
+func TestStreamBudgetLosesNothing(t *testing.T) {
+	sv := newTestSupervisor(t)
+	name := podName(t)
+	const n = 100000 // five windows' worth of lines
+	p := createAndStart(t, sv, load(t, podYAML(name, fmt.Sprintf(`
+  restartPolicy: Never
+  processes:
+  - name: seq
+    command: [seq, "1", "%d"]
+`, n))))
+	begin := time.Now()
+	waitPhase(t, p, 60*time.Second, pod.PhaseSucceeded)
+	took := time.Since(begin)
+	logs, err := p.Logs("seq", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) != n {
+		t.Fatalf("%d lines logged, want %d", len(logs), n)
+	}
+	for i, e := range logs {
+		if e.Line != strconv.Itoa(i+1) {
+			t.Fatalf("line %d is %q", i+1, e.Line)
+		}
+	}
+	// At 20,000 lines a window, 100,000 lines take at least four windows
+	// after the first: the budget was applied.
+	if min := 4 * streamWindow; took < min {
+		t.Errorf("%d lines logged in %v: the stream budget (%d lines per %v) was not applied", n, took, streamWindowLines, streamWindow)
 	}
 }
