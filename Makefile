@@ -40,11 +40,12 @@ test-unit:
 # Timing and footprint figures (docs/benchmarks.md); needs root. The idle
 # CPU measure lasts PODVISOR_BENCH_IDLE (default 60s).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 20m ./supervisor/
+	$(GO) test -run '^$$' -bench 'PodUpDown|CrashToRunning|StopGracePrecision|MemoryPerProcess' -benchtime 200x -timeout 20m ./supervisor/
+	$(GO) test -run '^$$' -bench 'LogLatencyBesideYes' -benchtime 1x -timeout 5m ./supervisor/
 	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
 	$(GO) test -run '^$$' -bench 'DaemonFootprint' -benchtime 1x -timeout 20m ./cmd/podvisor/
 
-# The soak: 20 pods x 5 processes crash-looping (about 90 restarts a second)
+# The soak: 20 pods x 5 processes crash-looping (about 100 restarts a second)
 # for PODVISOR_SOAK (default 30m), sampling the supervisor's resident set
 # and open fds; fails on any lost exit. Needs root; not run by CI (make test
 # runs the same test for 20 s).

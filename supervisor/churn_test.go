@@ -29,7 +29,7 @@ func churnDuration(t *testing.T) time.Duration {
 }
 
 // TestNoLostExits runs 20 pods × 5 processes that exit after 0.1 s and are
-// restarted at once or after a short back-off (about 70 restarts a second),
+// restarted at once or after a short back-off (about 100 restarts a second),
 // and checks that no exit is lost: no process is shown running with a pid
 // that is a zombie or gone, no exit had to be found by the safety net
 // (sweep), and every pod stops. It samples the resident set and the open

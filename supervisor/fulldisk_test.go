@@ -119,5 +119,31 @@ func TestDesiredStateNotSavedFails(t *testing.T) {
 	if ph := p.Status().Phase; ph != pod.PhaseStopped {
 		t.Errorf("phase %s after the failed start, want Stopped", ph)
 	}
+
+	// A create on a full disk fails the same way and leaves nothing.
+	name := podName(t)
+	if _, err := sv.Create(load(t, podYAML(name, "  processes:\n  - {name: a, command: [sleep, \"1\"]}\n"))); err == nil || !strings.Contains(err.Error(), "cannot save the pod's state: no space left on device") {
+		t.Errorf("create on a full disk: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sv.opts.Root, "pods", name)); !os.IsNotExist(err) {
+		t.Errorf("a failed create left its directory: %v", err)
+	}
+	if _, err := sv.Get(name); !errors.Is(err, pod.ErrNotFound) {
+		t.Errorf("a failed create left the pod: %v", err)
+	}
+	_ = os.Remove(filler)
+
+	// rm -f of a running pod works on a full disk: it needs no space.
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, p, 10*time.Second, pod.PhaseRunning)
+	filler = fill(t, root)
+	if err := sv.Remove(context.Background(), p.Name(), RemoveOptions{Force: true}); err != nil {
+		t.Errorf("rm -f on a full disk: %v", err)
+	}
+	if _, err := os.Stat(p.dir); !os.IsNotExist(err) {
+		t.Errorf("rm -f left the pod's directory: %v", err)
+	}
 	_ = os.Remove(filler)
 }

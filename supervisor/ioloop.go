@@ -1,9 +1,13 @@
 package supervisor
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -158,11 +162,21 @@ func (l *ioLoop) resume(now time.Time) int {
 			continue
 		}
 		l.mu.Lock()
+		var err error
 		if e, ok := l.handlers[p.fd]; ok && e.h == p.h {
 			ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: p.fd}
-			_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, int(p.fd), &ev)
+			if err = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, int(p.fd), &ev); err == unix.EEXIST {
+				err = nil
+			}
 		}
 		l.mu.Unlock()
+		if err != nil {
+			// Not watched again (ENOMEM): try again shortly rather than
+			// lose the stream.
+			p.until = now.Add(streamWindow)
+			kept = append(kept, p)
+			timeout = 1
+		}
 	}
 	clear(l.paused[len(kept):])
 	l.paused = kept
@@ -221,12 +235,14 @@ func (l *ioLoop) requestSweep() {
 	})
 }
 
-// sweep is the safety net under the pidfd path: it runs on the loop
-// goroutine, asks every process whose exit has not been reported whether
-// it has exited (waitid P_PIDFD, WNOHANG), and reports those that have.
-// An exit the pidfd path would still report (its registration intact) is
-// reported here just the same; one whose registration was lost is counted
-// in lostExits and logged.
+// sweep is the safety net under the pidfd path. It runs on the loop
+// goroutine and asks every process whose exit has not been reported
+// whether it has exited (waitid P_PIDFD, WNOHANG|WNOWAIT). An exited
+// process whose pidfd is still registered is left to the pidfd path once:
+// its event may be in the loop's current batch. If a later sweep (asked
+// for at once) still finds it unreported, or if its registration is gone,
+// its exit was lost: the sweep reaps and reports it, counts it in
+// lostExits and logs it.
 func (l *ioLoop) sweep() {
 	l.mu.Lock()
 	ws := make([]*exitWatcher, 0, len(l.watchers))
@@ -234,33 +250,103 @@ func (l *ioLoop) sweep() {
 		ws = append(ws, w)
 	}
 	l.mu.Unlock()
+	again := false
 	for _, w := range ws {
 		l.mu.Lock()
 		e, registered := l.handlers[int32(w.pidfd)]
 		registered = registered && e.h == w
 		l.mu.Unlock()
-		if !w.ready() {
-			continue
-		}
-		if !registered {
-			l.lostExits.Add(1)
+		if !registered && !isPidfdOf(w.pidfd, w.pid) {
+			// The fd number is not this process's pidfd any more: it must
+			// not be read, reaped through or closed. Forget the watcher.
+			l.mu.Lock()
+			delete(l.watchers, w)
+			l.mu.Unlock()
 			if w.lost != nil {
 				w.lost()
 			}
+			continue
+		}
+		if !exited(w.pidfd) {
+			w.suspect = false
+			continue
+		}
+		if registered && !w.suspect {
+			w.suspect = true
+			again = true
+			continue
+		}
+		if !w.ready() {
+			continue
+		}
+		l.lostExits.Add(1)
+		if w.lost != nil {
+			w.lost()
 		}
 		if !l.remove(int32(w.pidfd), w) && !registered {
 			unix.Close(w.pidfd)
 		}
 	}
+	if again {
+		l.requestSweep()
+	}
+}
+
+// abandon gives up the exit watch of the process behind pidfd (a stop that
+// took it for dead): if it has exited it is reaped, and the watch is
+// unregistered and its pidfd closed. It reports whether the process was
+// reaped. Safe from any goroutine.
+func (l *ioLoop) abandon(pidfd int) (reaped bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.handlers[int32(pidfd)]
+	w, isW := e.h.(*exitWatcher)
+	if !ok || !isW {
+		return false
+	}
+	_, reaped, _ = reapPidfd(pidfd)
+	w.done = true
+	delete(l.watchers, w)
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, pidfd, nil)
+	delete(l.handlers, int32(pidfd))
+	unix.Close(pidfd)
+	return reaped
+}
+
+// exited reports whether the process behind pidfd has exited (and is not
+// reaped yet), without reaping it.
+func exited(pidfd int) bool {
+	var info siginfoChild
+	err := unix.Waitid(unix.P_PIDFD, pidfd, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err == nil && info.Pid != 0
+}
+
+// isPidfdOf reports whether fd is a pidfd of process pid, from
+// /proc/self/fdinfo ("Pid:" line; a pidfd of an exited, unreaped child
+// still names it).
+func isPidfdOf(fd, pid int) bool {
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			return strings.TrimSpace(v) == strconv.Itoa(pid)
+		}
+	}
+	return false
 }
 
 // exitWatcher reaps the process behind a pidfd once it has exited. The
 // pidfd is the loop's to close (registered with closeWhenDone).
 type exitWatcher struct {
 	pidfd  int
+	pid    int
 	onExit func(exitStatus, error)
 	lost   func() // called when the safety net found the exit
 	done   bool
+	// suspect: a sweep found the process exited but not yet reported.
+	suspect bool
 }
 
 func (w *exitWatcher) ready() bool {

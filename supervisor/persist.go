@@ -52,14 +52,24 @@ func (p *Pod) Desired() Desired {
 // what a crash would recover: when it cannot be saved, the desired state is
 // left as it was and the error says why (the caller then changes nothing).
 func (p *Pod) setDesired(d Desired) error {
+	if !p.sv.opts.Persist {
+		p.mu.Lock()
+		p.desired = d
+		p.mu.Unlock()
+		return nil
+	}
+	// Under saveMu, so that no other save writes the new desired state
+	// between its setting and a failure of this save.
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
 	p.mu.Lock()
 	old := p.desired
 	p.desired = d
 	p.mu.Unlock()
-	if old == d || !p.sv.opts.Persist {
+	if old == d {
 		return nil
 	}
-	if err := p.saveState(); err != nil {
+	if err := p.saveStateLocked(); err != nil {
 		p.mu.Lock()
 		p.desired = old
 		p.mu.Unlock()
@@ -104,6 +114,11 @@ func (p *Pod) saveState() error {
 	// that an older state never lands after a newer one.
 	p.saveMu.Lock()
 	defer p.saveMu.Unlock()
+	return p.saveStateLocked()
+}
+
+// saveStateLocked writes state.json; the caller holds saveMu.
+func (p *Pod) saveStateLocked() error {
 	p.mu.Lock()
 	st := savedState{Desired: p.desired, Status: p.statusLocked()}
 	p.mu.Unlock()
@@ -289,7 +304,7 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.stopAndWait(ctx, nil, false); err != nil {
+			if err := p.stopAndWait(ctx, nil, desireKept); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

@@ -486,12 +486,21 @@ func (p *Pod) ended() {
 // or when ctx ends (the stop goes on). Stopping a pod that is not running
 // does nothing.
 func (p *Pod) Stop(ctx context.Context, grace *time.Duration) error {
-	return p.stopAndWait(ctx, grace, true)
+	return p.stopAndWait(ctx, grace, desireStopped)
 }
 
-// stopAndWait stops the pod; setDesired records that it should stay stopped
-// (a user's stop), as opposed to a supervisor shutdown's.
-func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, setDesired bool) error {
+// How a stop records the desired state.
+type stopDesire int
+
+const (
+	desireKept       stopDesire = iota // a supervisor shutdown: unchanged
+	desireStopped                      // a user's stop: saved first, or no stop
+	desireBestEffort                   // a removal: saved if it can be
+)
+
+// stopAndWait stops the pod, recording as desire says that it should stay
+// stopped.
+func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, desire stopDesire) error {
 	g, _ := pod.GracePeriod(*p.spec.Spec.TerminationGracePeriodSeconds) // validated at Create
 	if grace != nil {
 		g = max(*grace, 0)
@@ -499,9 +508,17 @@ func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, setDesired 
 	w := make(chan struct{})
 	var err error
 	if !p.do(func() {
-		if setDesired {
+		switch desire {
+		case desireStopped:
 			if err = p.setDesired(DesiredStopped); err != nil {
 				return
+			}
+		case desireBestEffort:
+			// A removal frees space and needs none: it goes on. Should the
+			// supervisor die before the pod's files are gone, the pod
+			// would be recovered as it was.
+			if serr := p.setDesired(DesiredStopped); serr != nil {
+				p.log.Warn().Err(serr).Msg("removing the pod anyway")
 			}
 		}
 		p.stop(g, w)
@@ -604,6 +621,16 @@ func (p *Pod) presumeKilled() {
 			continue
 		}
 		p.log.Error().Str("process", pr.spec.Name).Int("pid", run.pid).Msg("no exit reported after SIGKILL: taken for dead")
+		// Give up its watch (reaping it if it has exited); if it lives on,
+		// the orphan reaper takes it when it exits.
+		run.mu.Lock()
+		fd := run.pidfd
+		run.pidfd = -1
+		run.mu.Unlock()
+		if l, err := theLoop(); err == nil && fd >= 0 {
+			l.abandon(fd)
+		}
+		disown(run.pid)
 		pr.gen++ // a late report is stale
 		pr.run = nil
 		pr.killing = false

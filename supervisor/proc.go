@@ -160,7 +160,7 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 			sr.eof()
 		}
 	}
-	w := &exitWatcher{pidfd: pidfd, onExit: func(st exitStatus, err error) {
+	w := &exitWatcher{pidfd: pidfd, pid: pid, onExit: func(st exitStatus, err error) {
 		// The loop closes the pidfd once it has unregistered it.
 		run.forgetPidfd()
 		disown(pid)
@@ -172,7 +172,7 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 		}()
 	}}
 	w.lost = func() {
-		p.log.Error().Str("process", pr.spec.Name).Int("pid", pid).Msg("exit found by the safety net: its pidfd watch was lost")
+		p.log.Error().Str("process", pr.spec.Name).Int("pid", pid).Msg("exit found by the safety net, not by its pidfd watch")
 	}
 	if err := loop.add(pidfd, w, true); err != nil {
 		// Without a watch the process cannot be supervised: kill it, and

@@ -2,8 +2,10 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -117,8 +119,10 @@ func TestStopEndsWithoutExitReport(t *testing.T) {
 }
 
 // Stop returns once the pod's cgroup is empty, not while its tasks are
-// still exiting: here the process's tasks are held in the v1 freezer, so
-// the SIGKILL takes effect only when they are thawed, 4 s later.
+// still exiting: here the process's two background children are held in a
+// v1 freezer cgroup of the test's own, so that the kill takes effect only
+// when they are thawed, 5 s later (past the 2 s an earlier version waited
+// before calling the pod Stopped), while the process itself exits at once.
 func TestStopWaitsForCgroupEmpty(t *testing.T) {
 	sv := newTestSupervisor(t)
 	name := podName(t)
@@ -128,28 +132,57 @@ func TestStopWaitsForCgroupEmpty(t *testing.T) {
   - name: a
     command: [sh, -c, "sleep 1000 & sleep 1000 & echo forked; exec sleep 1000"]
 `)))
+	st := waitCond(t, p, 10*time.Second, "running", func(s *pod.Status) bool { return s.Processes[0].State == pod.StateRunning })
 	waitLog(t, sv, name, "a", "forked", 10*time.Second)
 	dir, ok := p.procs[0].cg.V1Dirs()["freezer"]
 	if !ok {
 		t.Skip("no v1 freezer for the process cgroup")
 	}
-	state := filepath.Join(dir, "freezer.state")
-	if err := os.WriteFile(state, []byte("FROZEN"), 0o644); err != nil {
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", st.Processes[0].PID, st.Processes[0].PID))
+	if err != nil || len(strings.Fields(string(kids))) != 2 {
+		t.Fatalf("children of the process: %q, %v", kids, err)
+	}
+	ice := filepath.Join(dir, "ice")
+	if err := os.Mkdir(ice, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range strings.Fields(string(kids)) {
+		if err := os.WriteFile(filepath.Join(ice, "cgroup.procs"), []byte(pid), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(ice, "freezer.state"), []byte("FROZEN"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	thawed := make(chan time.Time, 1)
 	go func() {
-		time.Sleep(4 * time.Second)
-		_ = os.WriteFile(state, []byte("THAWED"), 0o644)
+		time.Sleep(5 * time.Second)
+		_ = os.WriteFile(filepath.Join(ice, "freezer.state"), []byte("THAWED"), 0o644)
 		thawed <- time.Now()
 	}()
-	defer func() { <-thawed }()
+	defer func() {
+		<-thawed
+		for range 100 {
+			if err := os.Remove(ice); err == nil || os.IsNotExist(err) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Errorf("cannot remove the test's freezer cgroup %s", ice)
+	}()
 	grace := time.Duration(0)
 	if err := p.Stop(context.Background(), &grace); err != nil {
 		t.Fatal(err)
 	}
-	if pids, err := p.cg.Pids(); err != nil || len(pids) != 0 {
-		t.Errorf("Stop returned with %d tasks left in the pod's cgroup (err %v)", len(pids), err)
+	if !p.cg.Populated() {
+		select {
+		case <-thawed:
+			thawed <- time.Now() // for the deferred cleanup
+		default:
+			t.Errorf("the pod's cgroup emptied before its tasks were thawed")
+		}
+	} else {
+		t.Errorf("Stop returned with tasks left in the pod's cgroup")
 	}
 	if ph := p.Status().Phase; ph != pod.PhaseStopped {
 		t.Errorf("phase %s", ph)

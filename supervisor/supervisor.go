@@ -78,7 +78,10 @@ type Supervisor struct {
 
 // New makes a supervisor: it creates the root directory, detects the cgroup
 // layout, and makes this process a child subreaper that reaps its pods'
-// orphans.
+// orphans. It also marks every file descriptor of this process above 2
+// close-on-exec (they stay open), so that none reaches a pod's processes:
+// a program that embeds the supervisor and starts children of its own
+// passes them descriptors explicitly (os/exec's ExtraFiles do).
 func New(opts Options) (*Supervisor, error) {
 	if opts.Root == "" {
 		opts.Root = DefaultRoot
@@ -419,7 +422,7 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	} else if s.opts.Persist {
 		// Last: a spec on disk means a pod to recover.
 		if err := store.WriteJSON(filepath.Join(p.dir, specFile), spec); err != nil {
-			return nil, fmt.Errorf("pod %q: save spec: %w", name, err)
+			return nil, fmt.Errorf("pod %q: cannot save the pod's state: %w", name, plainErr(err))
 		}
 	}
 	return p, nil
@@ -531,7 +534,7 @@ func (s *Supervisor) Remove(ctx context.Context, name string, opts RemoveOptions
 		if !opts.Force {
 			return fmt.Errorf("pod %q is %s (stop it first, or force): %w", name, p.Status().Phase, pod.ErrConflict)
 		}
-		if err := p.Stop(ctx, opts.Grace); err != nil {
+		if err := p.stopAndWait(ctx, opts.Grace, desireBestEffort); err != nil {
 			return err
 		}
 	}

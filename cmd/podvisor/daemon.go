@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -104,7 +105,7 @@ func daemonSettings(c *cli.Context) (daemon.Settings, error) {
 	default:
 		dec := yaml.NewDecoder(bytesReader(data))
 		dec.KnownFields(true)
-		if err := dec.Decode(&f); err != nil && err.Error() != "EOF" {
+		if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 			return s, fmt.Errorf("%s: %w", path, err)
 		}
 	}
