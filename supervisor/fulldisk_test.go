@@ -1,13 +1,16 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -60,7 +63,8 @@ func TestDesiredStateNotSavedFails(t *testing.T) {
 	requireRoot(t)
 	root := smallRoot(t, 1<<20)
 	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
-	sv, err := New(Options{Root: filepath.Join(root, "pv"), CgroupParent: parent, Persist: true, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	logs := &lockedBuffer{}
+	sv, err := New(Options{Root: filepath.Join(root, "pv"), CgroupParent: parent, Persist: true, Logger: zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.InfoLevel)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +106,24 @@ func TestDesiredStateNotSavedFails(t *testing.T) {
 		t.Errorf("state.json says %s (%v), want desired running", b, err)
 	}
 
+	// Saves that go on failing are logged once, not each time.
+	for range 5 {
+		if err := p.saveState(); err == nil {
+			t.Fatal("a save on a full disk succeeded")
+		}
+	}
+	if n := strings.Count(logs.String(), `"message":"save state"`); n != 1 {
+		t.Errorf("%d failed saves logged, want 1 (rate-limited)", n)
+	}
+
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Stop(context.Background(), nil); err != nil {
 		t.Fatalf("stop with room again: %v", err)
+	}
+	if !strings.Contains(logs.String(), `"message":"state saved again"`) {
+		t.Errorf("no log of the saves working again")
 	}
 	if d := p.Desired(); d != DesiredStopped {
 		t.Errorf("desired %s", d)
@@ -146,4 +163,22 @@ func TestDesiredStateNotSavedFails(t *testing.T) {
 		t.Errorf("rm -f left the pod's directory: %v", err)
 	}
 	_ = os.Remove(filler)
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

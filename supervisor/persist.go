@@ -123,8 +123,18 @@ func (p *Pod) saveStateLocked() error {
 	st := savedState{Desired: p.desired, Status: p.statusLocked()}
 	p.mu.Unlock()
 	if err := store.WriteJSON(filepath.Join(p.dir, stateFile), st); err != nil {
-		p.log.Error().Err(err).Msg("save state")
+		// Logged when saves begin to fail, then at most once a minute
+		// (a full disk fails every save until it has room again).
+		p.saveFails++
+		if now := time.Now(); p.saveFails == 1 || now.Sub(p.saveWarned) >= time.Minute {
+			p.saveWarned = now
+			p.log.Error().Err(err).Int("failedSaves", p.saveFails).Msg("save state")
+		}
 		return err
+	}
+	if p.saveFails > 0 {
+		p.log.Info().Int("failedSaves", p.saveFails).Msg("state saved again")
+		p.saveFails = 0
 	}
 	return nil
 }

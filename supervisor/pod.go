@@ -51,6 +51,8 @@ type Pod struct {
 	desired Desired
 
 	saveMu      sync.Mutex    // serializes state.json writes
+	saveFails   int           // failed saves in a row; under saveMu
+	saveWarned  time.Time     // when a failed save was last logged; under saveMu
 	persistKick chan struct{} // a state save is wanted
 	persistStop chan struct{}
 	persistDone chan struct{}
