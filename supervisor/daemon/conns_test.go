@@ -83,6 +83,23 @@ func TestConnLimit(t *testing.T) {
 	defer srv.Close()
 
 	// Three idle keep-alive connections for two slots: the first goes.
+	// The server marks a connection idle just after it has written the
+	// response, so the client waits for that before the next one: the
+	// order of the idle times is then the order of the connections.
+	waitIdle := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			lim.mu.Lock()
+			got := len(lim.idle)
+			lim.mu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d idle connections, want %d", got, n)
+			}
+		}
+	}
 	var idle []*rawConn
 	for i := range 3 {
 		c := dialRaw(t, sock)
@@ -90,6 +107,9 @@ func TestConnLimit(t *testing.T) {
 			t.Fatalf("idle %d: %d %v", i, code, err)
 		}
 		idle = append(idle, c)
+		if i < 2 {
+			waitIdle(i + 1)
+		}
 	}
 	if !idle[0].closedByServer(2 * time.Second) {
 		t.Error("the longest idle connection was not closed")
