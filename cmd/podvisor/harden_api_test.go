@@ -142,8 +142,14 @@ func TestForceRemoveOutlivesClient(t *testing.T) {
 	defer d.stop(t)
 	c.mustPV(t, "run", specFile(t, "clingy", `  terminationGracePeriodSeconds: 2
   processes:
-  - {name: stubborn, command: [sh, -c, "trap '' TERM; while :; do sleep 0.1; done"]}
+  - {name: stubborn, command: [sh, -c, "trap '' TERM; echo trapped; while :; do sleep 0.1; done"]}
 `))
+	// The TERM must find the trap set.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.mustPV(t, "logs", "clingy"), "trapped"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the process never set its trap")
+		}
+	}
 	cl := api.NewClient(c.socket())
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	err := cl.Remove(ctx, "clingy", true, nil)
