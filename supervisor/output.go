@@ -37,9 +37,12 @@ type Line struct {
 	Text []byte
 }
 
-// OutputFunc receives each line a process writes. It is called from the
-// stream's reader goroutine, after the line was logged, and must not block
-// long nor keep Text after it returns.
+// OutputFunc receives each line a process writes, after the line was
+// logged, in order, from one goroutine of the supervisor's. It may block (a
+// terminal not read): the supervisor goes on meanwhile, keeping up to 1 MiB
+// of lines for it, and drops from it (not from the logs) what does not fit,
+// with a warning in its log. It must not keep Text after it returns.
+// Supervisor.Close hands it every line still queued before returning.
 type OutputFunc func(Line)
 
 // maxLine is the longest line kept whole; longer ones are split into

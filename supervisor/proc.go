@@ -190,15 +190,19 @@ func (p *Pod) spawn(pr *proc) (*running, error) {
 // 128 KiB, then the lines go one by one to followers and to the
 // OutputFunc. The i-th line's time is t plus i ns. It runs on the I/O loop.
 func (p *Pod) emitter(pr *proc, stream Stream) func(time.Time, []record) {
-	out := p.sv.opts.Output
+	outq := p.sv.outq
 	return func(t time.Time, recs []record) {
 		lost := pr.log.writeRecords(t, stream, recs)
 		p.reportLogDrops(pr, lost, false)
 		p.sv.lines.publish(p.name, pr.spec.Name, stream, t, recs)
-		if out != nil {
+		if outq != nil {
+			// Through the queue: an OutputFunc that blocks must not hold
+			// up the loop.
+			lines := make([]Line, len(recs))
 			for i, r := range recs {
-				out(Line{Time: t.Add(time.Duration(i)), Pod: p.name, Process: pr.spec.Name, Stream: stream, Partial: r.partial, Text: r.text})
+				lines[i] = Line{Time: t.Add(time.Duration(i)), Pod: p.name, Process: pr.spec.Name, Stream: stream, Partial: r.partial, Text: r.text}
 			}
+			outq.push(lines)
 		}
 	}
 }

@@ -66,6 +66,7 @@ type Supervisor struct {
 	h     *cgroups.Hierarchy
 	bus   eventBus
 	lines lineBus
+	outq  *outputQueue // nil without Options.Output
 
 	mu       sync.Mutex
 	pods     map[string]*Pod
@@ -144,6 +145,9 @@ func New(opts Options) (*Supervisor, error) {
 	opts.reapScope = filepath.Join(h.MainBase(), opts.CgroupParent)
 	addReapScope(opts.reapScope)
 	s := &Supervisor{opts: opts, h: h, pods: map[string]*Pod{}}
+	if opts.Output != nil {
+		s.outq = newOutputQueue(opts.Output, opts.Logger)
+	}
 	s.logLimit.size, s.logLimit.files = opts.LogMaxSize, opts.LogMaxFiles
 	return s, nil
 }
@@ -625,6 +629,11 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	}
 	if err := s.release(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.outq != nil {
+		if err := s.outq.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("output: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
