@@ -77,9 +77,13 @@ done
   exec systemd-nspawn --keep-unit --register=no -q -b -D "$MACHINE" --console=passive --capability=CAP_NET_ADMIN
 ) > "$RUN/console.log" 2>&1 &
 NSPAWN=$!
+# The container's PID 1 is the child of nspawn that runs systemd: nspawn
+# forks a short-lived helper first, which must not be taken for it.
 LEADER=
 for _ in $(seq 100); do
-  LEADER=$(pgrep -P "$NSPAWN" | head -1)
+  for c in $(pgrep -P "$NSPAWN"); do
+    if [ "$(cat /proc/$c/comm 2>/dev/null)" = systemd ]; then LEADER=$c; break; fi
+  done
   [ -n "$LEADER" ] && break
   sleep 0.1
 done
