@@ -37,21 +37,7 @@ func churnDuration(t *testing.T) time.Duration {
 func TestNoLostExits(t *testing.T) {
 	requireRoot(t)
 	dur := churnDuration(t)
-	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
-	root := t.TempDir()
-	sv, err := New(Options{Root: root, CgroupParent: parent, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := sv.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		assertNoCgroup(t, sv.h, "/"+parent)
-		assertNoMountUnder(t, root)
-	})
+	sv := newSupervisorWith(t, Options{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
 	l, err := theLoop()
 	if err != nil {
 		t.Fatal(err)

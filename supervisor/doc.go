@@ -2,10 +2,16 @@
 //
 // A Supervisor keeps pods. Each pod has one owner goroutine that holds its
 // state and applies the decisions of package pod (what to start, restart or
-// stop next, and when) through packages namespaces and cgroups; each OS
-// process has one waiter, woken through its pidfd by Go's poller, so no
-// thread blocks in wait and no global wait4(-1) steals exit statuses. The
-// supervisor is a child subreaper and reaps only the orphans of its pods.
+// stop next, and when) through packages namespaces and cgroups. One I/O
+// loop (a goroutine in epoll_wait) serves every process's pidfd and output
+// pipes: exits are reaped through the pidfd (waitid P_PIDFD), so no thread
+// blocks in wait and no global wait4(-1) steals exit statuses; a sweep
+// after each burst of SIGCHLD is the safety net for an exit the pidfd path
+// did not report, and a stop cannot wait forever for one. Output is logged
+// in kubelet's CRI format with a fair share and a budget per stream, and
+// handed to the embedder's OutputFunc through a bounded queue. The
+// supervisor is a child subreaper and reaps only the orphans of its pods;
+// New marks the process's inherited file descriptors close-on-exec.
 //
 // Every process is born inside its pod's network, IPC and UTS namespaces
 // and its own cgroup (a child of the pod's): it is forked from a locked OS
@@ -15,6 +21,7 @@
 // main goroutine to the main OS thread (runtime.LockOSThread in init), so
 // that no goroutine that visits a pod namespace ever runs there.
 //
-// The package does not persist state, serve an API or parse command lines:
-// those are the daemon's and the CLI's jobs.
+// With Options.Persist it keeps each pod's spec and state on disk and
+// recovers them (Recover); it does not serve an API or parse command
+// lines: those are the daemon's and the CLI's jobs.
 package supervisor

@@ -62,20 +62,8 @@ func fill(t *testing.T, dir string) string {
 func TestDesiredStateNotSavedFails(t *testing.T) {
 	requireRoot(t)
 	root := smallRoot(t, 1<<20)
-	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
 	logs := &lockedBuffer{}
-	sv, err := New(Options{Root: filepath.Join(root, "pv"), CgroupParent: parent, Persist: true, Logger: zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.InfoLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := sv.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		assertNoCgroup(t, sv.h, "/"+parent)
-	})
+	sv := newSupervisorWith(t, Options{Root: filepath.Join(root, "pv"), Persist: true, Logger: zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.InfoLevel)})
 	p := createAndStart(t, sv, load(t, podYAML(podName(t), `
   restartPolicy: Always
   processes:
@@ -85,7 +73,7 @@ func TestDesiredStateNotSavedFails(t *testing.T) {
 	waitPhase(t, p, 10*time.Second, pod.PhaseRunning)
 	filler := fill(t, root)
 
-	err = p.Stop(context.Background(), nil)
+	err := p.Stop(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot save the pod's state: no space left on device") {
 		t.Fatalf("stop on a full disk: %v, want the state save's failure", err)
 	}

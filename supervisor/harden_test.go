@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -15,23 +14,7 @@ import (
 // newPersistSupervisor is newTestSupervisor with persistence.
 func newPersistSupervisor(t *testing.T) *Supervisor {
 	t.Helper()
-	requireRoot(t)
-	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
-	root := t.TempDir()
-	sv, err := New(Options{Root: root, CgroupParent: parent, Persist: true, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := sv.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		assertNoCgroup(t, sv.h, "/"+parent)
-		assertNoMountUnder(t, root)
-	})
-	return sv
+	return newSupervisorWith(t, Options{Persist: true, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)})
 }
 
 // starve leaves this process exactly free unused file descriptors (under a

@@ -124,21 +124,32 @@ var testSeq atomic.Int32
 // parent of its own, and checks at the end that it left nothing behind.
 func newTestSupervisor(t *testing.T) *Supervisor {
 	t.Helper()
+	return newSupervisorWith(t, Options{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)})
+}
+
+// newSupervisorWith is newTestSupervisor with options: the root is a
+// temporary directory unless opts.Root is set, the cgroup parent is the
+// test's own; at the end the supervisor is closed and checked to have left
+// no cgroup and no mount behind.
+func newSupervisorWith(t *testing.T, opts Options) *Supervisor {
+	t.Helper()
 	requireRoot(t)
-	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
-	root := t.TempDir()
-	sv, err := New(Options{Root: root, CgroupParent: parent, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)})
+	opts.CgroupParent = fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
+	if opts.Root == "" {
+		opts.Root = t.TempDir()
+	}
+	sv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if err := sv.Close(ctx); err != nil {
 			t.Errorf("close: %v", err)
 		}
-		assertNoCgroup(t, sv.h, "/"+parent)
-		assertNoMountUnder(t, root)
+		assertNoCgroup(t, sv.h, "/"+opts.CgroupParent)
+		assertNoMountUnder(t, opts.Root)
 	})
 	return sv
 }

@@ -7,32 +7,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reuser is a handler that, like the exit watcher once did, closes its own
-// fd while handling it; a pipe opened right after gets the same number and
-// is registered before the loop has unregistered the old fd.
+// reuser is a handler that, like the exit watcher once did, lets its own
+// fd go while handling it; the number is taken at once by a new pipe (here
+// with dup3, which closes the old file and puts the new one under the same
+// number in one step), registered before the loop has unregistered the old
+// fd.
 type reuser struct {
 	t      *testing.T
 	l      *ioLoop
 	fd     int
-	newFd  chan int
 	second *secondHandler
 }
 
 func (r *reuser) ready() bool {
-	var b [1]byte
-	_, _ = unix.Read(r.fd, b[:])
-	unix.Close(r.fd)
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		r.t.Error(err)
-		r.newFd <- -1
 		return true
 	}
-	r.second.fd = p[0]
-	if err := r.l.add(p[0], r.second, true); err != nil {
+	if err := unix.Dup3(p[0], r.fd, unix.O_CLOEXEC); err != nil {
 		r.t.Error(err)
 	}
-	r.newFd <- p[0]
+	unix.Close(p[0])
+	_ = unix.SetNonblock(r.fd, true)
+	r.second.fd = r.fd
+	if err := r.l.add(r.fd, r.second, true); err != nil {
+		r.t.Error(err)
+	}
 	_, _ = unix.Write(p[1], []byte{1})
 	unix.Close(p[1])
 	return true
@@ -64,31 +65,23 @@ func TestLoopKeepsRegistrationOfReusedFd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 20 {
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-			t.Fatal(err)
-		}
-		r := &reuser{t: t, l: l, fd: p[0], newFd: make(chan int, 1), second: &secondHandler{seen: make(chan struct{}, 1)}}
-		if err := l.add(p[0], r, false); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = unix.Write(p[1], []byte{1})
-		unix.Close(p[1])
-		nfd := <-r.newFd
-		if nfd != p[0] {
-			continue // another fd took the number: not this case
-		}
-		select {
-		case <-r.second.seen:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("round %d: the handler registered under reused fd %d was never called", i, nfd)
-		}
-		// EOF of the second pipe unregisters and closes it.
-		<-l.ping()
-		return
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
 	}
-	t.Skip("the freed fd number was never reused")
+	r := &reuser{t: t, l: l, fd: p[0], second: &secondHandler{seen: make(chan struct{}, 1)}}
+	if err := l.add(p[0], r, false); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = unix.Write(p[1], []byte{1})
+	unix.Close(p[1])
+	select {
+	case <-r.second.seen:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the handler registered under reused fd %d was never called", p[0])
+	}
+	// EOF of the second pipe unregisters and closes it.
+	<-l.ping()
 }
 
 // slowHandler takes its time on every call, as the loop does when it

@@ -2,8 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -19,8 +17,6 @@ import (
 // the queued lines, in order.
 func TestBlockedOutputDoesNotStallExits(t *testing.T) {
 	requireRoot(t)
-	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
-	root := t.TempDir()
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var got []string
@@ -30,21 +26,12 @@ func TestBlockedOutputDoesNotStallExits(t *testing.T) {
 		got = append(got, string(l.Text))
 		mu.Unlock()
 	}
-	sv, err := New(Options{Root: root, CgroupParent: parent, Output: out, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			close(release)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = sv.Close(ctx)
-		}
-		assertNoCgroup(t, sv.h, "/"+parent)
-		assertNoMountUnder(t, root)
-	})
+	sv := newSupervisorWith(t, Options{Output: out, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	// Cleanups run last first: the output is released before the
+	// supervisor's Close, which flushes it.
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
 	p := createAndStart(t, sv, load(t, podYAML(podName(t), `
   restartPolicy: Always
   restartBackoff: {initialDelay: 50ms, maxDelay: 50ms}
@@ -64,8 +51,7 @@ func TestBlockedOutputDoesNotStallExits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	close(release)
-	closed = true
+	unblock()
 	if err := sv.Close(ctx); err != nil {
 		t.Fatal(err)
 	}

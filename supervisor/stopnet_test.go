@@ -136,7 +136,7 @@ func TestStopWaitsForCgroupEmpty(t *testing.T) {
 	waitLog(t, sv, name, "a", "forked", 10*time.Second)
 	dir, ok := p.procs[0].cg.V1Dirs()["freezer"]
 	if !ok {
-		t.Skip("no v1 freezer for the process cgroup")
+		t.Skip("needs the cgroup v1 freezer (holds the tasks): not on a pure cgroup v2 host")
 	}
 	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", st.Processes[0].PID, st.Processes[0].PID))
 	if err != nil || len(strings.Fields(string(kids))) != 2 {

@@ -33,7 +33,14 @@ func (c *cliEnv) socket() string { return filepath.Join(c.root, "api.sock") }
 // its API answers.
 func startDaemon(t *testing.T, c *cliEnv, extra ...string) *daemonProc {
 	t.Helper()
-	cmd := c.cmd(append([]string{"daemon"}, extra...)...)
+	return startDaemonCmd(t, c, c.cmd(append([]string{"daemon"}, extra...)...))
+}
+
+// startDaemonCmd starts cmd, a daemon command made by c.cmd and perhaps
+// adjusted (a wrapper, extra files), on the test's socket, and waits until
+// its API answers.
+func startDaemonCmd(t *testing.T, c *cliEnv, cmd *exec.Cmd) *daemonProc {
+	t.Helper()
 	cmd.Env = append(cmd.Env, "PODVISOR_SOCKET="+c.socket())
 	d := &daemonProc{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = d.out, d.out

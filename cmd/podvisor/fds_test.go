@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/podvisor/podvisor/pod"
-	"github.com/podvisor/podvisor/supervisor/api"
 )
 
 // secretAt7 opens a root-only file and returns the files that put it at
@@ -43,24 +40,9 @@ func TestDaemonInheritedFdDoesNotReachPods(t *testing.T) {
 	c := newCLI(t, true)
 	secret, extra := secretAt7(t)
 	cmd := c.cmd("daemon")
-	cmd.Env = append(cmd.Env, "PODVISOR_SOCKET="+c.socket())
 	cmd.ExtraFiles = extra
-	d := &daemonProc{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = d.out, d.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- cmd.Wait() }()
+	d := startDaemonCmd(t, c, cmd)
 	defer d.stop(t)
-	cl := api.NewClient(c.socket())
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := cl.Version(context.Background()); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not answering:\n%s", d.out)
-		}
-	}
 	name := "fd7"
 	c.mustPV(t, "run", specFile(t, name, writeFd7))
 	defer c.pv(t, "rm", "-f", name)

@@ -30,30 +30,7 @@ func startDaemonNofile(t *testing.T, c *cliEnv, nofile int) *daemonProc {
 	exe := cmd.Path
 	cmd.Path = "/bin/sh"
 	cmd.Args = []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile), exe, "daemon"}
-	cmd.Env = append(cmd.Env, "PODVISOR_SOCKET="+c.socket())
-	d := &daemonProc{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = d.out, d.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- cmd.Wait() }()
-	cl := api.NewClient(c.socket())
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := cl.Version(context.Background()); err == nil {
-			break
-		}
-		select {
-		case err := <-d.done:
-			t.Fatalf("daemon exited: %v\n%s", err, d.out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not answering:\n%s", d.out)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return d
+	return startDaemonCmd(t, c, cmd)
 }
 
 // openFDs counts the open file descriptors of process pid.
