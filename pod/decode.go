@@ -5,9 +5,11 @@ import (
 	"encoding"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -76,6 +78,22 @@ const (
 	maxText  = 4 << 20
 )
 
+// maxSyntaxError bounds a YAML syntax error's text: the parser quotes the
+// text it stumbled on, which may be a long run of the file.
+const maxSyntaxError = 300
+
+// cut shortens s to at most n bytes, at a rune boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
 // parseDoc parses exactly one YAML document.
 func parseDoc(data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -84,7 +102,7 @@ func parseDoc(data []byte) (*yaml.Node, error) {
 		if err == io.EOF {
 			return nil, &FieldError{Detail: "empty pod file"}
 		}
-		return nil, &FieldError{Detail: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &FieldError{Detail: cut(strings.TrimPrefix(err.Error(), "yaml: "), maxSyntaxError)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {
@@ -143,7 +161,10 @@ func (e *expansion) walk(n *yaml.Node) {
 	}
 }
 
-var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+var (
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+	intOrStringType = reflect.TypeFor[IntOrString]()
+)
 
 func join(path, field string) string {
 	if path == "" {
@@ -165,6 +186,14 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 		nv := reflect.New(v.Type().Elem())
 		decodeNode(n, nv.Elem(), path, errs)
 		v.Set(nv)
+		return
+	}
+	if v.Type() == intOrStringType && n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		// A YAML integer (8080, 0x1F90) is a port number, range-checked as
+		// an int32 field is; anything else is a name (or a quoted number).
+		if i, ok := decodeInt(n, path, math.MinInt32, math.MaxInt32, errs); ok {
+			v.Set(reflect.ValueOf(IntOrString{IntVal: int32(i)}))
+		}
 		return
 	}
 	if reflect.PointerTo(v.Type()).Implements(textUnmarshaler) {
@@ -217,16 +246,13 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 		}
 		v.SetString(n.Value)
 	case reflect.Int64, reflect.Int:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			errs.add(path, "must be an integer, got %s", quote(n.Value))
-			return
+		if i, ok := decodeInt(n, path, math.MinInt64, math.MaxInt64, errs); ok {
+			v.SetInt(i)
 		}
-		var i int64
-		if err := n.Decode(&i); err != nil {
-			errs.add(path, "must be an integer, got %s", quote(n.Value))
-			return
+	case reflect.Int32:
+		if i, ok := decodeInt(n, path, math.MinInt32, math.MaxInt32, errs); ok {
+			v.SetInt(i)
 		}
-		v.SetInt(i)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || err != nil {
@@ -237,6 +263,33 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 	default:
 		errs.add(path, "cannot decode into %s", v.Type())
 	}
+}
+
+// decodeInt reads a YAML integer between lo and hi, reporting anything
+// else as a problem of path.
+func decodeInt(n *yaml.Node, path string, lo, hi int64, errs *ErrorList) (int64, bool) {
+	full := lo == math.MinInt64 && hi == math.MaxInt64
+	var i int64
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!int" && n.Decode(&i) == nil && i >= lo && i <= hi:
+		return i, true
+	case !full && (n.Tag == "!!int" || n.Kind == yaml.ScalarNode && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 && isDecimalInt(n.Value)):
+		// An integer out of range; YAML resolves one past 64 bits as a
+		// float, so a plain decimal integer is taken for one too.
+		errs.add(path, "must be an integer between %d and %d, got %s", lo, hi, quote(n.Value))
+	default:
+		errs.add(path, "must be an integer, got %s", quote(n.Value))
+	}
+	return 0, false
+}
+
+// isDecimalInt reports whether s is a decimal integer with an optional
+// sign.
+func isDecimalInt(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 func decodeStruct(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {

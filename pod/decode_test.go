@@ -3,6 +3,7 @@ package pod_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -311,6 +312,112 @@ func TestArgvAndLimits(t *testing.T) {
 	} {
 		if l.Empty() {
 			t.Errorf("Limits %+v Empty", l)
+		}
+	}
+}
+
+func TestDecodeInt32(t *testing.T) {
+	const doc = "  processes: [{name: a, command: [x], ports: [{containerPort: %s}]}]\n"
+	for _, tc := range []struct {
+		value string
+		want  int32
+		err   string
+	}{
+		{value: "8080", want: 8080},
+		{value: "0x1F90", want: 8080},
+		{value: "-2147483648", want: -2147483648},
+		{value: "2147483647", want: 2147483647},
+		{value: "2147483648", err: `must be an integer between -2147483648 and 2147483647, got "2147483648"`},
+		{value: "-2147483649", err: `must be an integer between -2147483648 and 2147483647, got "-2147483649"`},
+		{value: "99999999999999999999", err: `must be an integer between -2147483648 and 2147483647, got "99999999999999999999"`},
+		{value: `"80"`, err: `must be an integer, got "80"`},
+		{value: "80.0", err: `must be an integer, got "80.0"`},
+		{value: "[80]", err: `must be an integer, got ""`},
+	} {
+		p, err := pod.Decode([]byte(withSpec(fmt.Sprintf(doc, tc.value))))
+		if tc.err == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.value, err)
+			} else if got := p.Spec.Processes[0].Ports[0].ContainerPort; got != tc.want {
+				t.Errorf("%s: got %d, want %d", tc.value, got, tc.want)
+			}
+			continue
+		}
+		want := "spec.processes[0].ports[0].containerPort: " + tc.err
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %s", tc.value, err, want)
+		}
+	}
+}
+
+func TestDecodeIntOrString(t *testing.T) {
+	const doc = "  processes: [{name: a, command: [x], livenessProbe: {tcpSocket: {port: %s}}}]\n"
+	for _, tc := range []struct {
+		value string
+		want  pod.IntOrString
+		err   string
+	}{
+		{value: "8080", want: pod.IntOrString{IntVal: 8080}},
+		{value: "0x1F90", want: pod.IntOrString{IntVal: 8080}},
+		{value: `"8080"`, want: pod.IntOrString{IntVal: 8080}},
+		{value: "http", want: pod.IntOrString{StrVal: "http", IsString: true}},
+		{value: `"web-1"`, want: pod.IntOrString{StrVal: "web-1", IsString: true}},
+		{value: "-1", want: pod.IntOrString{IntVal: -1}},
+		{value: "~", want: pod.IntOrString{}},
+		{value: "4294967296", err: `must be an integer between -2147483648 and 2147483647, got "4294967296"`},
+		{value: "{a: 1}", err: "must be a scalar value"},
+	} {
+		p, err := pod.Decode([]byte(withSpec(fmt.Sprintf(doc, tc.value))))
+		if tc.err == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.value, err)
+			} else if got := p.Spec.Processes[0].LivenessProbe.TCPSocket.Port; got != tc.want {
+				t.Errorf("%s: got %+v, want %+v", tc.value, got, tc.want)
+			}
+			continue
+		}
+		want := "spec.processes[0].livenessProbe.tcpSocket.port: " + tc.err
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %s", tc.value, err, want)
+		}
+	}
+
+	// JSON writes a number as a number and a name as a string, and Decode
+	// reads them back the same.
+	for _, v := range []pod.IntOrString{{IntVal: 8080}, {StrVal: "http", IsString: true}, {IntVal: -5}} {
+		p := pod.Pod{APIVersion: pod.APIVersion, Kind: pod.Kind, Metadata: pod.Metadata{Name: "web"},
+			Spec: pod.Spec{Processes: []pod.Process{{
+				Name: "a", Command: []string{"x"},
+				Ports:          []pod.ContainerPort{{Name: "http", ContainerPort: 80, Protocol: "TCP"}},
+				LivenessProbe:  &pod.Probe{HTTPGet: &pod.HTTPGetAction{Port: v, Path: "/"}, PeriodSeconds: 3},
+				ReadinessProbe: &pod.Probe{TCPSocket: &pod.TCPSocketAction{Port: v}},
+				StartupProbe:   &pod.Probe{GRPC: &pod.GRPCAction{Port: 9000, Service: ptr("")}},
+				Lifecycle: &pod.Lifecycle{
+					PostStart:  &pod.LifecycleHandler{Sleep: &pod.SleepAction{Seconds: 1}},
+					PreStop:    &pod.LifecycleHandler{TCPSocket: &pod.TCPSocketAction{Port: v}},
+					StopSignal: "SIGINT",
+				},
+				DependsOn:          []pod.Dependency{{Name: "b", Condition: pod.ConditionReady}},
+				RestartPolicyRules: []pod.RestartRule{{Action: pod.RuleRestart, ExitCodes: &pod.ExitCodesRequirement{Operator: pod.OperatorIn, Values: []int32{1, 255}}}},
+			}}},
+		}
+		j, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `"port":` + v.String()
+		if v.IsString {
+			want = `"port":"` + v.StrVal + `"`
+		}
+		if !bytes.Contains(j, []byte(want)) {
+			t.Errorf("%+v: JSON %s lacks %s", v, j, want)
+		}
+		got, err := pod.Decode(j)
+		if err != nil {
+			t.Fatalf("Decode of %s: %v", j, err)
+		}
+		if !reflect.DeepEqual(got, &p) {
+			t.Errorf("JSON round trip of %+v:\n%+v\nwant\n%+v", v, got, &p)
 		}
 	}
 }

@@ -15,16 +15,22 @@ type Exit struct {
 	StartFailed bool
 	// Killed: a stop SIGKILLed it after the grace period.
 	Killed bool
+	// HookFailed: it was stopped because its postStart hook failed.
+	HookFailed bool
 }
 
 // Succeeded reports a clean exit 0.
-func (e Exit) Succeeded() bool { return e.Code == 0 && e.Signal == 0 && !e.StartFailed }
+func (e Exit) Succeeded() bool {
+	return e.Code == 0 && e.Signal == 0 && !e.StartFailed && !e.HookFailed
+}
 
 // Reason is the Terminated reason for this exit.
 func (e Exit) Reason() string {
 	switch {
 	case e.StartFailed:
 		return ReasonStartError
+	case e.HookFailed:
+		return ReasonFailedPostStartHook
 	case e.OOMKilled:
 		return ReasonOOMKilled
 	case e.Killed:

@@ -72,6 +72,49 @@ type Status struct {
 	StartedAt  *time.Time      `json:"startedAt"`
 	Init       []ProcessStatus `json:"initProcesses"`
 	Processes  []ProcessStatus `json:"processes"`
+	// Conditions are Initialized, ContainersReady and Ready, as
+	// Kubernetes' pod conditions.
+	Conditions []Condition `json:"conditions"`
+}
+
+// Pod condition types.
+const (
+	ConditionInitialized     = "Initialized"
+	ConditionContainersReady = "ContainersReady"
+	ConditionReadyPod        = "Ready"
+)
+
+// Condition statuses.
+const (
+	ConditionTrue    = "True"
+	ConditionFalse   = "False"
+	ConditionUnknown = "Unknown"
+)
+
+// Condition is one of a pod's conditions.
+type Condition struct {
+	Type               string    `json:"type"`
+	Status             string    `json:"status"`
+	LastTransitionTime time.Time `json:"lastTransitionTime"`
+	Reason             string    `json:"reason,omitempty"`
+	Message            string    `json:"message,omitempty"`
+}
+
+// LastState is how a process's previous run ended, as Kubernetes'
+// lastState; empty before a second run.
+type LastState struct {
+	Terminated *Terminated `json:"terminated,omitempty"`
+}
+
+// Terminated describes one ended run.
+type Terminated struct {
+	ExitCode int `json:"exitCode"`
+	// Signal is the killing signal's number, 0 when it exited by itself.
+	Signal     int        `json:"signal,omitempty"`
+	Reason     string     `json:"reason"`
+	Message    string     `json:"message,omitempty"`
+	StartedAt  *time.Time `json:"startedAt"`
+	FinishedAt time.Time  `json:"finishedAt"`
 }
 
 // NamespacePaths are the pod's persistent namespace files. Net is empty for
@@ -92,6 +135,13 @@ type ProcessStatus struct {
 	PID          int  `json:"pid"`
 	RestartCount int  `json:"restartCount"`
 	Ready        bool `json:"ready"`
+	// Started: running, its postStart hook done and its startup probe
+	// passed.
+	Started bool `json:"started"`
+	// LastState is the run before the current one.
+	LastState LastState `json:"lastState"`
+	// Sidecar marks an init process with restartPolicy Always.
+	Sidecar bool `json:"sidecar,omitempty"`
 	// StartedAt is when the current or last run started.
 	StartedAt *time.Time `json:"startedAt"`
 	// FinishedAt, ExitCode and Signal describe the most recent exit.
@@ -106,14 +156,24 @@ type ProcessStatus struct {
 	LogsDropped int64 `json:"logsDropped,omitempty"`
 }
 
-// Ready counts the app processes that are ready, and all of them.
+// Ready counts the app processes and sidecars that are ready, and all of
+// them.
 func (s *Status) Ready() (ready, total int) {
+	for _, p := range s.Init {
+		if p.Sidecar {
+			total++
+			if p.Ready {
+				ready++
+			}
+		}
+	}
 	for _, p := range s.Processes {
+		total++
 		if p.Ready {
 			ready++
 		}
 	}
-	return ready, len(s.Processes)
+	return ready, total
 }
 
 // Restarts adds up the restart counts of every process.

@@ -142,6 +142,24 @@ type Process struct {
 	StopSignal string `json:"stopSignal,omitempty"`
 	// Resources limits the process's own cgroup, a child of the pod's.
 	Resources Resources `json:"resources"`
+	// Ports the process listens on; their names can stand for a port in
+	// probes and hooks.
+	Ports []ContainerPort `json:"ports,omitempty"`
+	// LivenessProbe: its failure stops the process, which the restart
+	// policy then restarts.
+	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
+	// ReadinessProbe sets the process's ready flag.
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
+	// StartupProbe holds liveness and readiness off until it passes; its
+	// failure stops the process.
+	StartupProbe *Probe `json:"startupProbe,omitempty"`
+	// Lifecycle holds the postStart and preStop hooks.
+	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
+	// DependsOn delays an app process's start until each named process
+	// meets its condition (a podvisor extension).
+	DependsOn []Dependency `json:"dependsOn,omitempty"`
+	// RestartPolicyRules decide by exit code, before the restart policy.
+	RestartPolicyRules []RestartRule `json:"restartPolicyRules,omitempty"`
 }
 
 // Argv is Command followed by Args.

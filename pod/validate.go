@@ -48,9 +48,15 @@ func (p *Pod) SetDefaults() {
 			if pr.WorkingDir == "" {
 				pr.WorkingDir = "/"
 			}
+			// lifecycle.stopSignal is an alias of stopSignal: it must be
+			// taken before stopSignal gets its default.
+			if pr.StopSignal == "" && pr.Lifecycle != nil && pr.Lifecycle.StopSignal != "" {
+				pr.StopSignal = pr.Lifecycle.StopSignal
+			}
 			if pr.StopSignal == "" {
 				pr.StopSignal = "SIGTERM"
 			}
+			pr.setFeatureDefaults()
 		}
 	}
 }
@@ -142,12 +148,18 @@ func (p *Pod) Validate() error {
 		errs.add("spec.processes", "required: at least one process")
 	}
 	names := map[string]bool{}
+	x := newSpecIndex(s)
 	for i := range s.InitProcesses {
-		validateProcess(&errs, fmt.Sprintf("spec.initProcesses[%d]", i), &s.InitProcesses[i], names)
+		field := fmt.Sprintf("spec.initProcesses[%d]", i)
+		validateProcess(&errs, field, &s.InitProcesses[i], names)
+		x.validateFeatures(&errs, field, &s.InitProcesses[i], true)
 	}
 	for i := range s.Processes {
-		validateProcess(&errs, fmt.Sprintf("spec.processes[%d]", i), &s.Processes[i], names)
+		field := fmt.Sprintf("spec.processes[%d]", i)
+		validateProcess(&errs, field, &s.Processes[i], names)
+		x.validateFeatures(&errs, field, &s.Processes[i], false)
 	}
+	x.validateDependencyCycles(&errs)
 	return errs.orNil()
 }
 
@@ -230,7 +242,9 @@ func validateProcess(errs *ErrorList, field string, p *Process, names map[string
 		}
 	}
 	validatePolicy(errs, field+".restartPolicy", p.RestartPolicy, false)
-	if p.StopSignal != "" {
+	// A stopSignal taken from lifecycle.stopSignal (see SetDefaults) is
+	// checked there, so that a bad one is reported once.
+	if p.StopSignal != "" && (p.Lifecycle == nil || p.Lifecycle.StopSignal != p.StopSignal) {
 		if _, ok := ParseSignal(p.StopSignal); !ok {
 			errs.add(field+".stopSignal", "unknown signal %s", quote(p.StopSignal))
 		}

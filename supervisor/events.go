@@ -2,49 +2,34 @@ package supervisor
 
 import (
 	"sync"
-	"time"
 
 	"github.com/podvisor/podvisor/pod"
 )
 
-// EventType says what happened.
-type EventType string
+// EventType says what happened; see pod.EventType.
+type EventType = pod.EventType
 
-// The event types.
+// The event types, as in package pod.
 const (
-	// EventCreated: a pod was created.
-	EventCreated EventType = "Created"
-	// EventStarted: a process was started.
-	EventStarted EventType = "Started"
-	// EventStartFailed: a process could not be started (reason StartError).
-	EventStartFailed EventType = "StartFailed"
-	// EventExited: a process exited (exit code, signal, reason).
-	EventExited EventType = "Exited"
-	// EventOOMKilled: the kernel killed a process for its memory limit.
-	EventOOMKilled EventType = "OOMKilled"
-	// EventRestarting: a process will be restarted after Delay.
-	EventRestarting EventType = "Restarting"
-	// EventPhase: the pod's phase changed.
-	EventPhase EventType = "PhaseChanged"
-	// EventRemoved: a pod was removed.
-	EventRemoved EventType = "Removed"
+	EventCreated             = pod.EventCreated
+	EventStarted             = pod.EventStarted
+	EventStartFailed         = pod.EventStartFailed
+	EventExited              = pod.EventExited
+	EventOOMKilled           = pod.EventOOMKilled
+	EventRestarting          = pod.EventRestarting
+	EventPhase               = pod.EventPhase
+	EventRemoved             = pod.EventRemoved
+	EventUnhealthy           = pod.EventUnhealthy
+	EventKilling             = pod.EventKilling
+	EventFailedPostStartHook = pod.EventFailedPostStartHook
+	EventFailedPreStopHook   = pod.EventFailedPreStopHook
+	EventPodRestarted        = pod.EventPodRestarted
+	EventDependencyFailed    = pod.EventDependencyFailed
 )
 
-// Event is one thing that happened to a pod or one of its processes.
-type Event struct {
-	Time     time.Time `json:"time"`
-	Type     EventType `json:"type"`
-	Pod      string    `json:"pod"`
-	Process  string    `json:"process,omitempty"`
-	PID      int       `json:"pid,omitempty"`
-	ExitCode *int      `json:"exitCode,omitempty"`
-	Signal   string    `json:"signal,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	// Delay is the back-off before a restart, as a Go duration string.
-	Delay   string    `json:"delay,omitempty"`
-	Phase   pod.Phase `json:"phase,omitempty"`
-	Message string    `json:"message,omitempty"`
-}
+// Event is one thing that happened to a pod or one of its processes; see
+// pod.Event.
+type Event = pod.Event
 
 // eventBus fans events out to subscribers. A subscriber that does not keep
 // up loses events rather than slowing a pod down.

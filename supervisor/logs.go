@@ -106,7 +106,7 @@ func (p *Pod) reportLogDrops(pr *proc, lost int, final bool) {
 	if status {
 		// Added: the status may hold a count from before a restart of
 		// the supervisor.
-		p.update(func() { pr.st.LogsDropped += delta })
+		p.update(func() { pr.logsDropped += delta })
 	}
 }
 

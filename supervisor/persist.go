@@ -150,32 +150,14 @@ func (p *Pod) restore(saved *savedState) {
 	if !st.CreatedAt.IsZero() {
 		p.created = st.CreatedAt
 	}
-	p.started = st.StartedAt
-	byName := map[string]pod.ProcessStatus{}
+	byName := map[string]int64{}
 	for _, ps := range append(append([]pod.ProcessStatus{}, st.Init...), st.Processes...) {
-		byName[ps.Name] = ps
+		byName[ps.Name] = ps.LogsDropped
 	}
 	for _, pr := range p.procs {
-		ps, ok := byName[pr.spec.Name]
-		if !ok {
-			continue
-		}
-		ps.PID, ps.Ready = 0, false
-		if ps.State == pod.StateRunning {
-			ps.State, ps.Reason, ps.Message = pod.StateTerminated, pod.ReasonError, "podvisor restarted"
-		}
-		if ps.State == pod.StateWaiting && ps.Reason == pod.ReasonCrashLoopBackOff {
-			ps.State = pod.StateTerminated
-		}
-		pr.st = ps
-		pr.lastExit = ps.Reason
+		pr.logsDropped = byName[pr.spec.Name]
 	}
-	switch st.Phase {
-	case pod.PhaseSucceeded, pod.PhaseFailed, pod.PhasePending:
-		p.phase, p.message = st.Phase, st.Message
-	default:
-		p.phase = pod.PhaseStopped
-	}
+	p.m.Restore(&st, time.Now())
 }
 
 // Recover brings back the pods a previous run persisted (Options.Persist):
@@ -254,12 +236,13 @@ func (s *Supervisor) recoverPod(name string) error {
 	if err != nil {
 		return fmt.Errorf("recover pod %q: %w", name, err)
 	}
-	p.log.Info().Str("desired", string(p.desired)).Str("phase", string(p.phase)).Msg("recovered")
+	phase := p.Status().Phase
+	p.log.Info().Str("desired", string(p.Desired())).Str("phase", string(phase)).Msg("recovered")
 	// restore left a pod that was running (or being started or stopped)
 	// Stopped: it runs again if the user wants it running.
-	if p.desired == DesiredRunning && (p.phase == pod.PhaseStopped || p.phase == pod.PhasePending) {
-		if err := p.do2(p.start); err != nil {
-			return fmt.Errorf("restart pod %q: %w", name, err)
+	if p.Desired() == DesiredRunning && (phase == pod.PhaseStopped || phase == pod.PhasePending) {
+		if !p.do(p.start) {
+			return fmt.Errorf("restart pod %q: %w", name, pod.ErrNotFound)
 		}
 	}
 	return nil

@@ -1,9 +1,8 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -14,30 +13,29 @@ import (
 	"github.com/podvisor/podvisor/pod"
 )
 
-// proc is one process of a pod, across its runs. Fields without a note are
-// the owner goroutine's alone; st is also read by Status under Pod.mu.
+// proc is one process of a pod, across its runs: what the Linux runtime
+// keeps of it. Its lifecycle state is the machine's.
 type proc struct {
 	spec *pod.Process
 	init bool
 	cg   *cgroups.Group
 	log  *logFile
 
-	gen       int      // run generation, to drop stale exit reports
-	run       *running // the current run, nil when none
-	streak    int      // restarts in the current back-off streak
-	restartAt time.Time
-	final     bool // ended and will not restart
-	oomBase   uint64
-	killing   bool   // SIGKILLed by a stop after the grace period
-	lastExit  string // reason of the last exit
+	// The owner goroutine's alone.
+	runNo   int      // the machine's number of the current run
+	run     *running // the current run, nil when none
+	oomBase uint64
 
-	st pod.ProcessStatus // guarded by Pod.mu
+	logsDropped int64 // guarded by Pod.mu
 }
 
 // running is one run of a process.
 type running struct {
 	pid     int
 	started time.Time
+	// ctx ends when the run does: hooks and probes of the run stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 	// drained is closed when both output streams reached EOF.
 	drained chan struct{}
 	streams int // open output streams; the I/O loop's
@@ -74,115 +72,6 @@ func (r *running) closePidfd() {
 		unix.Close(r.pidfd)
 		r.pidfd = -1
 	}
-}
-
-// exitMsg is the I/O loop's report of an exit to the owner goroutine.
-type exitMsg struct {
-	pr  *proc
-	gen int
-	st  exitStatus
-	err error
-}
-
-// spawn starts one run of pr. A *startError means the spec is at fault.
-func (p *Pod) spawn(pr *proc) (*running, error) {
-	spec := pr.spec
-	id, err := resolveUser(spec.User)
-	if err != nil {
-		return nil, &startError{err}
-	}
-	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec)
-	argv := spec.Argv()
-	path, err := lookPath(argv[0], spec.WorkingDir, env)
-	if err != nil {
-		return nil, &startError{fmt.Errorf("exec: %w", err)}
-	}
-	if fi, err := os.Stat(spec.WorkingDir); err != nil || !fi.IsDir() {
-		return nil, &startError{fmt.Errorf("workingDir %q: not a directory", spec.WorkingDir)}
-	}
-	loop, err := theLoop()
-	if err != nil {
-		return nil, err
-	}
-	devnull, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(devnull)
-	var out, errp [2]int
-	if err := unix.Pipe2(out[:], unix.O_CLOEXEC); err != nil {
-		return nil, err
-	}
-	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
-		unix.Close(out[0])
-		unix.Close(out[1])
-		return nil, err
-	}
-	closeReaders := func() { unix.Close(out[0]); unix.Close(errp[0]) }
-	l := &launch{
-		path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
-		files: []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])},
-		ns:    p.nsh, cg: pr.cg,
-	}
-	if err := pr.cg.Renew(limitsOf(spec.Resources.Limits)); err != nil {
-		unix.Close(out[0])
-		unix.Close(out[1])
-		unix.Close(errp[0])
-		unix.Close(errp[1])
-		return nil, err
-	}
-	if n, err := pr.cg.OOMKills(); err == nil {
-		pr.oomBase = n
-	}
-	pid, pidfd, err := forkInPod(l, own)
-	unix.Close(out[1])
-	unix.Close(errp[1])
-	if err != nil {
-		closeReaders()
-		return nil, err
-	}
-	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{}), streams: 2}
-	pr.gen++
-	gen := pr.gen
-	for _, s := range []struct {
-		fd     int
-		stream Stream
-	}{{out[0], Stdout}, {errp[0], Stderr}} {
-		_ = unix.SetNonblock(s.fd, true)
-		sr := &streamReader{fd: s.fd, emit: p.emitter(pr, s.stream), eof: func() {
-			p.reportLogDrops(pr, 0, true)
-			if run.streams--; run.streams == 0 {
-				close(run.drained)
-			}
-		}}
-		if err := loop.add(s.fd, sr, true); err != nil {
-			unix.Close(s.fd)
-			sr.eof()
-		}
-	}
-	w := &exitWatcher{pidfd: pidfd, pid: pid, onExit: func(st exitStatus, err error) {
-		// The loop closes the pidfd once it has unregistered it.
-		run.forgetPidfd()
-		disown(pid)
-		go func() {
-			select {
-			case p.exits <- exitMsg{pr: pr, gen: gen, st: st, err: err}:
-			case <-p.done:
-			}
-		}()
-	}}
-	w.lost = func() {
-		p.log.Error().Str("process", pr.spec.Name).Int("pid", pid).Msg("exit found by the safety net, not by its pidfd watch")
-	}
-	if err := loop.add(pidfd, w, true); err != nil {
-		// Without a watch the process cannot be supervised: kill it, and
-		// leave it to the orphan reaper.
-		_ = pr.cg.Kill()
-		run.closePidfd()
-		disown(pid)
-		return nil, err
-	}
-	return run, nil
 }
 
 // emitter logs and hands out one stream's lines, a batch (lines of one

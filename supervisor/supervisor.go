@@ -287,30 +287,36 @@ func (s *Supervisor) create(cp *pod.Pod, saved *savedState) (*Pod, error) {
 	return p, nil
 }
 
-// build makes the pod's kernel objects and files, undoing all on error.
-func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error) {
+// newPod makes a pod's engine, in phase Pending, without its runtime.
+func newPod(s *Supervisor, spec *pod.Pod, now time.Time) *Pod {
 	name := spec.Metadata.Name
-	p := &Pod{
+	return &Pod{
 		sv:      s,
 		name:    name,
 		spec:    spec,
 		log:     s.opts.Logger.With().Str("pod", name).Logger(),
-		dir:     filepath.Join(s.opts.Root, "pods", name),
-		nsDir:   filepath.Join(s.opts.Root, "ns", name),
 		cmds:    make(chan func()),
-		exits:   make(chan exitMsg),
+		inputs:  make(chan pod.Input, 16),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
-		phase:   pod.PhasePending,
-		created: time.Now(),
+		m:       pod.NewMachine(name, &spec.Spec, now),
+		created: now,
 		changed: make(chan struct{}),
-		nInit:   len(spec.Spec.InitProcesses),
 		desired: DesiredStopped,
 
 		persistKick: make(chan struct{}, 1),
 		persistStop: make(chan struct{}),
 		persistDone: make(chan struct{}),
 	}
+}
+
+// build makes the pod's kernel objects and files, undoing all on error.
+func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error) {
+	name := spec.Metadata.Name
+	p := newPod(s, spec, time.Now())
+	p.dir = filepath.Join(s.opts.Root, "pods", name)
+	p.nsDir = filepath.Join(s.opts.Root, "ns", name)
+	p.rt = linuxRuntime{p}
 	// On error, closers run first, then undo, each last made first. A
 	// create often fails for want of file descriptors: closing ours first
 	// gives the removals the few they may need, and the removals of
@@ -379,7 +385,6 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	add := func(ps []pod.Process, init bool) error {
 		for i := range ps {
 			pr := &proc{spec: &ps[i], init: init}
-			pr.st = pod.ProcessStatus{Name: pr.spec.Name, State: pod.StateWaiting}
 			prPath := cgPath + "/" + cgroupName(pr.spec.Name)
 			undo = append(undo, func() { s.destroyCgroup(prPath) })
 			if pr.cg, err = s.h.Create(prPath, limitsOf(pr.spec.Resources.Limits)); err != nil {
@@ -525,7 +530,7 @@ func (s *Supervisor) Remove(ctx context.Context, name string, opts RemoveOptions
 				gone = true
 				return
 			}
-			busy = p.phase == pod.PhaseInitializing || p.phase == pod.PhaseRunning || p.phase == pod.PhaseTerminating
+			busy = p.busy()
 			if !busy {
 				p.removed = true
 			}
@@ -586,6 +591,11 @@ func (p *Pod) teardown(mode teardownMode) error {
 		errs = append(errs, err)
 	}
 	p.nsh.Close()
+	p.dialMu.Lock()
+	if p.netDialer != nil {
+		p.netDialer.Close()
+	}
+	p.dialMu.Unlock()
 	if err := namespaces.Remove(p.nsDir); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,0 +1,259 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/pod"
+)
+
+// linuxRuntime is the pod's runtime on Linux: processes forked into the
+// pod's namespaces and their cgroups, exits seen through pidfds on the
+// I/O loop, output read there too.
+type linuxRuntime struct{ p *Pod }
+
+// Bounds of the runtime: how long the output of an exited process may take
+// to reach EOF (a writer that escaped its cgroup), and how long the pod's
+// cgroup may take to empty after SIGKILL (a pod with many thousands of
+// tasks) before the pod is Stopped anyway, with a message.
+const (
+	drainTimeout = 2 * time.Second
+	drainLimit   = time.Minute
+	drainPoll    = 100 * time.Millisecond
+)
+
+func (r linuxRuntime) prepare() {
+	if err := r.p.execCg.Renew(limitsOf(pod.Limits{})); err != nil {
+		r.p.log.Warn().Err(err).Msg("renew the exec cgroup")
+	}
+}
+
+func (r linuxRuntime) start(i, runNo int) (int, time.Time, error) {
+	p := r.p
+	pr := p.procs[i]
+	run, err := p.spawn(i, pr, runNo)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	pr.runNo, pr.run = runNo, run
+	return run.pid, run.started, nil
+}
+
+func (r linuxRuntime) signal(i, runNo, sig int) {
+	pr := r.p.procs[i]
+	if pr.run == nil || pr.runNo != runNo {
+		return
+	}
+	if err := pr.run.signal(unix.Signal(sig)); err != nil {
+		r.p.log.Warn().Err(err).Str("process", pr.spec.Name).Msg("stop signal")
+	}
+}
+
+func (r linuxRuntime) killProcess(i int) {
+	pr := r.p.procs[i]
+	if err := pr.cg.Kill(); err != nil {
+		r.p.log.Error().Err(err).Str("process", pr.spec.Name).Msg("kill the process's cgroup")
+	}
+	pr.cg.Taint()
+}
+
+func (r linuxRuntime) killPod() {
+	p := r.p
+	if err := p.cg.Kill(); err != nil {
+		p.log.Error().Err(err).Msg("kill pod cgroup")
+	}
+	p.taintChildren()
+}
+
+// taintChildren records that the pod's cgroup was killed, so that every
+// child cgroup is renewed before its next use (see cgroups.Group.Renew).
+func (p *Pod) taintChildren() {
+	for _, pr := range p.procs {
+		pr.cg.Taint()
+	}
+	p.execCg.Taint()
+}
+
+// abandon gives up the watch of a process whose exit was never reported
+// after SIGKILL (reaping it if it has exited); if it lives on, the orphan
+// reaper takes it when it exits.
+func (r linuxRuntime) abandon(i, runNo int) {
+	pr := r.p.procs[i]
+	run := pr.run
+	if run == nil || pr.runNo != runNo {
+		return
+	}
+	run.mu.Lock()
+	fd := run.pidfd
+	run.pidfd = -1
+	run.mu.Unlock()
+	if l, err := theLoop(); err == nil && fd >= 0 {
+		l.abandon(fd)
+	}
+	disown(run.pid)
+	run.cancel()
+	pr.run = nil
+}
+
+// drain kills what is left in the pod's cgroup and, unless it is empty
+// at once, waits for it to empty on a goroutine of its own, looking at
+// growing intervals, for up to drainLimit.
+func (r linuxRuntime) drain() (int, bool) {
+	p := r.p
+	if !p.cg.Populated() {
+		return 0, true
+	}
+	if err := p.cg.Kill(); err != nil {
+		p.log.Warn().Err(err).Msg("kill leftovers")
+	}
+	p.taintChildren()
+	cg := p.cg
+	go func() {
+		began := time.Now()
+		for cg.Populated() {
+			waited := time.Since(began)
+			if waited >= drainLimit {
+				n := 0
+				if pids, err := cg.Pids(); err == nil {
+					n = len(pids)
+				}
+				p.log.Error().Int("tasks", n).Msg("stopped with tasks still exiting")
+				p.post(pod.Input{Kind: pod.InCgroupEmpty, Tasks: max(n, 1)})
+				return
+			}
+			time.Sleep(min(max(waited/4, time.Millisecond), drainPoll))
+		}
+		p.post(pod.Input{Kind: pod.InCgroupEmpty})
+	}()
+	return 0, false
+}
+
+// spawn starts run runNo of process i. A *startError means the spec is at
+// fault.
+func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
+	spec := pr.spec
+	id, err := resolveUser(spec.User)
+	if err != nil {
+		return nil, &startError{err}
+	}
+	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec)
+	argv := spec.Argv()
+	path, err := lookPath(argv[0], spec.WorkingDir, env)
+	if err != nil {
+		return nil, &startError{fmt.Errorf("exec: %w", err)}
+	}
+	if fi, err := os.Stat(spec.WorkingDir); err != nil || !fi.IsDir() {
+		return nil, &startError{fmt.Errorf("workingDir %q: not a directory", spec.WorkingDir)}
+	}
+	loop, err := theLoop()
+	if err != nil {
+		return nil, err
+	}
+	devnull, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(devnull)
+	var out, errp [2]int
+	if err := unix.Pipe2(out[:], unix.O_CLOEXEC); err != nil {
+		return nil, err
+	}
+	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(out[0])
+		unix.Close(out[1])
+		return nil, err
+	}
+	closeReaders := func() { unix.Close(out[0]); unix.Close(errp[0]) }
+	l := &launch{
+		path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
+		files: []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])},
+		ns:    p.nsh, cg: pr.cg,
+	}
+	if err := pr.cg.Renew(limitsOf(spec.Resources.Limits)); err != nil {
+		unix.Close(out[0])
+		unix.Close(out[1])
+		unix.Close(errp[0])
+		unix.Close(errp[1])
+		return nil, err
+	}
+	if n, err := pr.cg.OOMKills(); err == nil {
+		pr.oomBase = n
+	}
+	oomBase := pr.oomBase
+	pid, pidfd, err := forkInPod(l, own)
+	unix.Close(out[1])
+	unix.Close(errp[1])
+	if err != nil {
+		closeReaders()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{}), streams: 2, ctx: ctx, cancel: cancel}
+	for _, s := range []struct {
+		fd     int
+		stream Stream
+	}{{out[0], Stdout}, {errp[0], Stderr}} {
+		_ = unix.SetNonblock(s.fd, true)
+		sr := &streamReader{fd: s.fd, emit: p.emitter(pr, s.stream), eof: func() {
+			p.reportLogDrops(pr, 0, true)
+			if run.streams--; run.streams == 0 {
+				close(run.drained)
+			}
+		}}
+		if err := loop.add(s.fd, sr, true); err != nil {
+			unix.Close(s.fd)
+			sr.eof()
+		}
+	}
+	w := &exitWatcher{pidfd: pidfd, pid: pid, onExit: func(st exitStatus, err error) {
+		// The loop closes the pidfd once it has unregistered it.
+		run.forgetPidfd()
+		disown(pid)
+		go p.exited(i, pr, runNo, run, oomBase, st, err)
+	}}
+	w.lost = func() {
+		p.log.Error().Str("process", pr.spec.Name).Int("pid", pid).Msg("exit found by the safety net, not by its pidfd watch")
+	}
+	if err := loop.add(pidfd, w, true); err != nil {
+		// Without a watch the process cannot be supervised: kill it, and
+		// leave it to the orphan reaper.
+		_ = pr.cg.Kill()
+		run.closePidfd()
+		disown(pid)
+		cancel()
+		return nil, err
+	}
+	return run, nil
+}
+
+// exited reports an exit to the owner goroutine, off the I/O loop and off
+// the owner: whatever the process left in its cgroup dies with it, and its
+// last lines are logged before its exit is (the writers are dead, so the
+// pipes reach EOF at once; the bound is for a writer that escaped the
+// cgroup).
+func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, st exitStatus, err error) {
+	run.cancel()
+	ex := pod.Exit{Code: st.code, Signal: st.signal}
+	msg := ""
+	if err != nil {
+		ex = pod.Exit{Code: 255}
+		msg = "wait: " + err.Error()
+	}
+	if n, err := pr.cg.OOMKills(); err == nil && n > oomBase {
+		ex.OOMKilled = !ex.Succeeded()
+	}
+	if pr.cg.Populated() {
+		if err := pr.cg.Kill(); err != nil {
+			p.log.Warn().Err(err).Str("process", pr.spec.Name).Msg("kill leftovers")
+		}
+	}
+	select {
+	case <-run.drained:
+	case <-time.After(drainTimeout):
+	}
+	p.post(pod.Input{Kind: pod.InExited, Proc: i, Run: runNo, Exit: ex, At: st.at, Message: msg})
+}
