@@ -187,3 +187,25 @@ func (s *Status) Restarts() int {
 	}
 	return n
 }
+
+// Launched reports whether a pod that was started is done starting: its
+// init processes completed and each app process has been started at least
+// once since (or waits for its dependencies, which may take long), or the
+// pod has ended.
+func (s *Status) Launched() bool {
+	switch s.Phase {
+	case PhaseFailed, PhaseSucceeded, PhaseStopped:
+		return true
+	case PhaseRunning:
+		for _, ps := range s.Processes {
+			if ps.State == StateWaiting && (ps.Reason == ReasonWaitingForDependencies || ps.Reason == ReasonDependencyFailed) {
+				continue
+			}
+			if ps.StartedAt == nil || s.StartedAt != nil && ps.StartedAt.Before(*s.StartedAt) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -84,8 +84,8 @@ func writeFile(t *testing.T, content string) string {
 func TestValidate(t *testing.T) {
 	c := newCLI(t, false)
 	good, _ := filepath.Abs("../../examples/hello.yaml")
-	out, _, code := c.run(t, "validate", good, "../../examples/web.yaml")
-	if code != 0 || !strings.Contains(out, good+": ok") || !strings.Contains(out, "web.yaml: ok") {
+	out, _, code := c.run(t, "validate", good, "../../examples/web.yaml", "../../examples/lifecycle.yaml")
+	if code != 0 || !strings.Contains(out, good+": ok") || !strings.Contains(out, "web.yaml: ok") || !strings.Contains(out, "lifecycle.yaml: ok") {
 		t.Errorf("validate good: code %d, %q", code, out)
 	}
 	bad := writeFile(t, `apiVersion: podvisor/v1

@@ -15,7 +15,6 @@ import (
 
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
-	"github.com/podvisor/podvisor/supervisor/api"
 	"github.com/podvisor/podvisor/supervisor/daemon"
 )
 
@@ -119,7 +118,7 @@ func upAction(c *cli.Context) error {
 	// Under systemd (a unit made by `podvisor generate systemd`), say ready
 	// once the app processes have been started.
 	go func() {
-		if st, err := p.WaitFor(context.Background(), api.Started); err == nil && !st.Phase.Ended() {
+		if st, err := p.WaitFor(context.Background(), (*pod.Status).Launched); err == nil && !st.Phase.Ended() {
 			daemon.Notify(logger, "READY=1\nSTATUS=pod "+st.Name+" running")
 		}
 	}()

@@ -304,23 +304,9 @@ func waitStarted(r *http.Request, p *supervisor.Pod) error {
 	return err
 }
 
-// Started reports whether a pod that was started is done starting: its init
-// processes completed and each app process has been started at least once
-// since, or the pod has ended.
-func Started(s *pod.Status) bool {
-	switch s.Phase {
-	case pod.PhaseFailed, pod.PhaseSucceeded, pod.PhaseStopped:
-		return true
-	case pod.PhaseRunning:
-		for _, ps := range s.Processes {
-			if ps.StartedAt == nil || s.StartedAt != nil && ps.StartedAt.Before(*s.StartedAt) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
+// Started reports whether a pod that was started is done starting; see
+// pod.Status.Launched.
+func Started(s *pod.Status) bool { return s.Launched() }
 
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.pod(w, r)
