@@ -1,8 +1,11 @@
 // Package supervisor is podvisor's engine and its library entry point.
 //
-// A Supervisor keeps pods. Each pod has one owner goroutine that holds its
-// state and applies the decisions of package pod (what to start, restart or
-// stop next, and when) through packages namespaces and cgroups. One I/O
+// A Supervisor keeps pods. Each pod has one owner goroutine that feeds what
+// happens to the pod's lifecycle machine (pod.Machine) and carries out the
+// actions it returns (start, signal, kill, run a hook or a probe) through a
+// runtime: on Linux, packages namespaces and cgroups. The owner never
+// blocks: probes, hooks, the output drain of an exited process and a
+// draining cgroup run on goroutines of their own and report back. One I/O
 // loop (a goroutine in epoll_wait) serves every process's pidfd and output
 // pipes: exits are reaped through the pidfd (waitid P_PIDFD), so no thread
 // blocks in wait and no global wait4(-1) steals exit statuses; a sweep
