@@ -71,7 +71,7 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 		if spec == nil {
 			return -1, fmt.Errorf("pod %q has no process %q: %w", req.Status.Name, req.Process, pod.ErrNotFound)
 		}
-		cgPath = req.Status.Cgroup + "/" + cgroupName(req.Process)
+		cgPath = processCgroup(req.Status.Cgroup, req.Process)
 	}
 	cg, err := h.Open(cgPath)
 	if err != nil {

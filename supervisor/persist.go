@@ -31,9 +31,6 @@ const (
 	stateFile = "state.json"
 )
 
-// execCgroup is the child cgroup of a pod for exec sessions.
-const execCgroup = "_exec"
-
 // savedState is the content of state.json.
 type savedState struct {
 	Desired Desired    `json:"desired"`
@@ -200,7 +197,7 @@ func (s *Supervisor) Recover() error {
 }
 
 func (s *Supervisor) recoverPod(name string) error {
-	dir := filepath.Join(s.opts.Root, "pods", name)
+	dir := s.podDir(name)
 	log := s.opts.Logger.With().Str("pod", name).Logger()
 	store.CleanTemp(dir)
 	if !pod.IsLabel(name) {
@@ -218,7 +215,7 @@ func (s *Supervisor) recoverPod(name string) error {
 	}
 	if err != nil {
 		// Sweep what the pod had on the host, then set its files aside.
-		ghost := &Pod{sv: s, name: name, log: log, nsDir: filepath.Join(s.opts.Root, "ns", name)}
+		ghost := &Pod{sv: s, name: name, log: log, nsDir: s.nsDir(name)}
 		serr := s.sweep(ghost)
 		q, qerr := s.quarantine(dir, name)
 		log.Error().Err(err).Str("moved", q).Msg("unreadable pod spec: quarantined")

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -96,16 +95,6 @@ func (p *Pod) emitter(pr *proc, stream Stream) func(time.Time, []record) {
 	}
 }
 
-// cgroupName maps a pod or process name to its cgroup directory name. The
-// one label that collides with a cgroup v1 interface file, "tasks", gets a
-// suffix.
-func cgroupName(name string) string {
-	if name == "tasks" {
-		return "tasks_"
-	}
-	return name
-}
-
 func limitsOf(l pod.Limits) cgroups.Limits {
 	var c cgroups.Limits
 	if l.CPU != nil {
@@ -118,10 +107,6 @@ func limitsOf(l pod.Limits) cgroups.Limits {
 		c.Pids = *l.Pids
 	}
 	return c
-}
-
-func logPath(dir, process string) string {
-	return filepath.Join(dir, "logs", process+".log")
 }
 
 func isStartError(err error) bool {
