@@ -196,6 +196,7 @@ type proc struct {
 	restartCount int
 	streak       int
 	restartAt    time.Time
+	backoff      time.Duration // the delay before restartAt
 	succeeded    bool // exited 0 in this run of the pod
 	wasStarted   bool // has been started in this run of the pod
 	wasReady     bool // has been ready in this run of the pod
@@ -491,7 +492,7 @@ func (m *Machine) exited(i int, ex Exit, msg string, at, now time.Time) {
 	n := m.spec.RestartBackoff.Streak(p.streak, ran)
 	delay := m.spec.RestartBackoff.Delay(n)
 	p.streak = n + 1
-	p.phase, p.restartAt = psBackOff, now.Add(delay)
+	p.phase, p.restartAt, p.backoff = psBackOff, now.Add(delay), delay
 	m.publish(Event{Type: EventRestarting, Process: p.spec.Name, Delay: delay.String()})
 }
 

@@ -42,8 +42,7 @@ func (p *proc) status() ProcessStatus {
 		ps.LastState.Terminated = p.last
 	case psBackOff:
 		ps.State, ps.Reason = StateWaiting, ReasonCrashLoopBackOff
-		delay := p.restartAt.Sub(p.last.FinishedAt).Round(time.Millisecond)
-		ps.Message = fmt.Sprintf("back-off %s restarting process after %s", delay, p.last.Reason)
+		ps.Message = fmt.Sprintf("back-off %s restarting process after %s", p.backoff, p.last.Reason)
 		if p.last.Message != "" {
 			ps.Message += ": " + p.last.Message
 		}
