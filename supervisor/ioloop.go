@@ -56,6 +56,9 @@ type ioLoop struct {
 	// progress counts the handler calls: a loop busy with output makes
 	// progress even when a ping waits behind the data (see Healthy).
 	progress atomic.Uint64
+	// busySince is when the handler running now began (UnixNano), 0
+	// between handlers.
+	busySince atomic.Int64
 	// paused are fds taken out of epoll until a time (see pause); the loop
 	// goroutine's alone.
 	paused []pausedFd
@@ -68,30 +71,54 @@ type pausedFd struct {
 	until time.Time
 }
 
+// Two loops: one serves the pidfds (exits and the safety net), the other
+// the output pipes (reading, logging, rotating, handing lines out). Output
+// is the loop that can stall — a slow or hung disk under the log files —
+// and exits must not wait behind it: a restart or a stop never waits for
+// a log write.
 var (
-	loopOnce sync.Once
-	loop     *ioLoop
-	loopErr  error
+	exitLoopOnce, outLoopOnce sync.Once
+	exitLoop, outLoop         *ioLoop
+	exitLoopErr, outLoopErr   error
 )
 
-// theLoop starts the I/O loop once.
+// theLoop starts the exit loop once: pidfds and their safety net.
 func theLoop() (*ioLoop, error) {
-	loopOnce.Do(func() {
-		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if err != nil {
-			loopErr = err
-			return
-		}
-		loop = &ioLoop{epfd: epfd, handlers: map[int32]ioEntry{}, watchers: map[*exitWatcher]struct{}{}}
-		if loop.wakefd, loopErr = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); loopErr != nil {
-			return
-		}
-		if loopErr = loop.add(loop.wakefd, pingHandler{loop}, false); loopErr != nil {
-			return
-		}
-		go loop.run()
-	})
-	return loop, loopErr
+	exitLoopOnce.Do(func() { exitLoop, exitLoopErr = newLoop() })
+	return exitLoop, exitLoopErr
+}
+
+// outputLoop starts the output loop once: the processes' stdout and
+// stderr.
+func outputLoop() (*ioLoop, error) {
+	outLoopOnce.Do(func() { outLoop, outLoopErr = newLoop() })
+	return outLoop, outLoopErr
+}
+
+func newLoop() (*ioLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	l := &ioLoop{epfd: epfd, handlers: map[int32]ioEntry{}, watchers: map[*exitWatcher]struct{}{}}
+	if l.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	if err := l.add(l.wakefd, pingHandler{l}, false); err != nil {
+		unix.Close(l.wakefd)
+		unix.Close(epfd)
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// stalled reports whether the loop has been in one handler for longer
+// than d (a write to a hung disk).
+func (l *ioLoop) stalled(d time.Duration) bool {
+	since := l.busySince.Load()
+	return since != 0 && time.Since(time.Unix(0, since)) > d
 }
 
 // add registers fd, which must be non-blocking, level-triggered. The map
@@ -199,7 +226,13 @@ func (l *ioLoop) run() {
 			e, ok := l.handlers[ev.Fd]
 			l.mu.Unlock()
 			l.progress.Add(1)
-			if !ok || !e.h.ready() {
+			if !ok {
+				continue
+			}
+			l.busySince.Store(time.Now().UnixNano())
+			done := e.h.ready()
+			l.busySince.Store(0)
+			if !done {
 				continue
 			}
 			l.remove(ev.Fd, e.h)

@@ -1,10 +1,13 @@
 package supervisor
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/pod"
 )
 
 // reuser is a handler that, like the exit watcher once did, lets its own
@@ -134,4 +137,67 @@ func TestHealthyWhileLoopBusy(t *testing.T) {
 	if err := sv.Healthy(500 * time.Millisecond); err != nil {
 		t.Errorf("busy loop reported unhealthy: %v", err)
 	}
+}
+
+// blockingHandler stands for a log write stuck on a hung disk: its ready
+// does not return until released.
+type blockingHandler struct{ release chan struct{} }
+
+func (h blockingHandler) ready() bool { <-h.release; return true }
+
+// Exits, restarts and stops do not wait behind output: with the output
+// loop stuck in a write, a crash-looping process goes on being restarted
+// and its pod stops.
+func TestExitsNotHeldByStalledOutput(t *testing.T) {
+	sv := newTestSupervisor(t)
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, podYAML(name, `
+  restartPolicy: Always
+  restartBackoff: {initialDelay: 10ms, maxDelay: 10ms}
+  terminationGracePeriodSeconds: 5
+  processes:
+  - name: crash
+    command: [sh, -c, "echo out; exit 1"]
+`)))
+	waitCond(t, p, 10*time.Second, "a restart", func(s *pod.Status) bool { return s.Processes[0].RestartCount >= 1 })
+	ol, err := outputLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	release := make(chan struct{})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	if err := ol.add(fds[0], blockingHandler{release}, true); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = unix.Write(fds[1], []byte{1})
+	for deadline := time.Now().Add(5 * time.Second); !ol.stalled(10 * time.Millisecond); {
+		if time.Now().After(deadline) {
+			t.Fatal("the output loop did not take the blocking handler")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	n0 := p.Status().Processes[0].RestartCount
+	waitCond(t, p, 10*time.Second, "three restarts while the output is stuck", func(s *pod.Status) bool {
+		return s.Processes[0].RestartCount >= n0+3
+	})
+	if !ol.stalled(10 * time.Millisecond) {
+		t.Fatal("the output loop was released before the end of the check")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Stop(ctx, nil); err != nil {
+		t.Fatalf("stop while the output is stuck: %v", err)
+	}
+	close(release)
+	released = true
 }

@@ -132,6 +132,28 @@ func (r linuxRuntime) drain() (int, bool) {
 	return 0, false
 }
 
+// waitDrained waits for an exited process's output to reach EOF, for up
+// to drainTimeout, and not at all while the output loop is stalled (in a
+// write to a hung disk, say): an exit is never held up by the logs.
+func waitDrained(drained <-chan struct{}) {
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-drained:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+			if l, err := outputLoop(); err == nil && l.stalled(50*time.Millisecond) {
+				return
+			}
+		}
+	}
+}
+
 // spawn starts run runNo of process i. A *startError means the spec is at
 // fault.
 func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
@@ -150,6 +172,10 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 		return nil, &startError{fmt.Errorf("workingDir %q: not a directory", spec.WorkingDir)}
 	}
 	loop, err := theLoop()
+	if err != nil {
+		return nil, err
+	}
+	outl, err := outputLoop()
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +230,7 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 				close(run.drained)
 			}
 		}}
-		if err := loop.add(s.fd, sr, true); err != nil {
+		if err := outl.add(s.fd, sr, true); err != nil {
 			unix.Close(s.fd)
 			sr.eof()
 		}
@@ -251,9 +277,6 @@ func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, s
 			p.log.Warn().Err(err).Str("process", pr.spec.Name).Msg("kill leftovers")
 		}
 	}
-	select {
-	case <-run.drained:
-	case <-time.After(drainTimeout):
-	}
+	waitDrained(run.drained)
 	p.post(pod.Input{Kind: pod.InExited, Proc: i, Run: runNo, Exit: ex, At: st.at, Message: msg})
 }

@@ -340,9 +340,11 @@ func (p *Pod) Restart(ctx context.Context, grace *time.Duration) error {
 	return p.Start()
 }
 
-// Healthy checks that the supervisor's loops turn: the I/O loop and every
-// pod's owner goroutine must answer within timeout. A watchdog pings only
-// while it holds.
+// Healthy checks that the supervisor's loops turn: the exit loop and
+// every pod's owner goroutine must answer within timeout. A watchdog pings
+// only while it holds. The output loop is not part of it: a log write
+// stuck on a hung disk stalls the output, not the pods (exits, restarts
+// and stops go on), and is logged.
 func (s *Supervisor) Healthy(timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -350,7 +352,7 @@ func (s *Supervisor) Healthy(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	// A loop that serves a flood of output may answer a ping late, but it
+	// A loop that serves a burst of exits may answer a ping late, but it
 	// turns: it is healthy as long as it makes progress.
 	before := l.progress.Load()
 	podsDeadline := deadline.C
@@ -358,7 +360,7 @@ func (s *Supervisor) Healthy(timeout time.Duration) error {
 	case <-l.ping():
 	case <-deadline.C:
 		if l.progress.Load() == before {
-			return errors.New("the I/O loop does not answer")
+			return errors.New("the exit loop does not answer")
 		}
 		podsDeadline = time.After(timeout)
 	}
@@ -370,7 +372,25 @@ func (s *Supervisor) Healthy(timeout time.Duration) error {
 			return fmt.Errorf("pod %q: its loop does not answer", p.name)
 		}
 	}
+	if ol, err := outputLoop(); err == nil && ol.stalled(timeout) {
+		s.warnOutputStalled()
+	}
 	return nil
+}
+
+// warnOutputStalled logs, at most once a minute, that the output loop is
+// stuck in a write.
+func (s *Supervisor) warnOutputStalled() {
+	s.mu.Lock()
+	now := time.Now()
+	warn := now.Sub(s.stallWarned) >= time.Minute
+	if warn {
+		s.stallWarned = now
+	}
+	s.mu.Unlock()
+	if warn {
+		s.opts.Logger.Warn().Msg("process output stalled: a log write does not return (a hung disk?); pods are supervised all the same")
+	}
 }
 
 // ReopenLogs closes and reopens every process's log file, for a log

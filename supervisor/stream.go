@@ -79,8 +79,8 @@ func (s *streamReader) ready() bool {
 	if now.Sub(s.window) >= streamWindow {
 		s.window, s.windowBytes, s.windowLines = now, 0, 0
 	} else if s.windowBytes >= streamWindowBytes || s.windowLines >= streamWindowLines {
-		if loop != nil {
-			loop.pause(s.fd, s, s.window.Add(streamWindow))
+		if outLoop != nil {
+			outLoop.pause(s.fd, s, s.window.Add(streamWindow))
 		}
 		return false
 	}

@@ -66,10 +66,12 @@ type Supervisor struct {
 	lines lineBus
 	outq  *outputQueue // nil without Options.Output
 
-	mu       sync.Mutex
-	pods     map[string]*Pod
-	closed   bool
-	logLimit struct {
+	mu     sync.Mutex
+	pods   map[string]*Pod
+	closed bool
+	// stallWarned is when a stalled output loop was last logged.
+	stallWarned time.Time
+	logLimit    struct {
 		size  int64
 		files int
 	}
