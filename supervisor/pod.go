@@ -41,6 +41,7 @@ type Pod struct {
 	dialMu    sync.Mutex
 	netDialer *namespaces.NetDialer // made at the first network check
 
+	reqMu  sync.Mutex // serializes Start and Stop requests with their saves
 	cmds   chan func()
 	inputs chan pod.Input
 	quit   chan struct{}
@@ -248,22 +249,37 @@ func (p *Pod) logEvent(e *pod.Event) {
 // to follow the pod. Starting a running pod does nothing; starting an ended
 // one runs it again (restart counts are kept).
 func (p *Pod) Start() error {
+	// Requests are serialized, so that the desired state saved and the
+	// order of the requests carried out agree; the save (an fsync) is made
+	// here, not on the owner goroutine, which never waits for a disk.
+	p.reqMu.Lock()
+	defer p.reqMu.Unlock()
 	var err error
+	gone := fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
+	if !p.do(func() {
+		switch {
+		case p.removed:
+			err = gone
+		case p.m.Phase() == pod.PhaseTerminating:
+			err = fmt.Errorf("pod %q is terminating: %w", p.name, pod.ErrConflict)
+		}
+	}) {
+		return gone
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.setDesired(DesiredRunning); err != nil {
+		return err
+	}
 	if !p.do(func() {
 		if p.removed {
-			err = fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
-			return
-		}
-		if p.m.Phase() == pod.PhaseTerminating {
-			err = fmt.Errorf("pod %q is terminating: %w", p.name, pod.ErrConflict)
-			return
-		}
-		if err = p.setDesired(DesiredRunning); err != nil {
+			err = gone
 			return
 		}
 		p.start()
 	}) {
-		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
+		return gone
 	}
 	return err
 }
@@ -307,21 +323,22 @@ func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, desire stop
 		g = max(*grace, 0)
 	}
 	w := make(chan struct{})
-	var err error
-	if !p.do(func() {
-		switch desire {
-		case desireStopped:
-			if err = p.setDesired(DesiredStopped); err != nil {
-				return
-			}
-		case desireBestEffort:
-			// A removal frees space and needs none: it goes on. Should the
-			// supervisor die before the pod's files are gone, the pod
-			// would be recovered as it was.
-			if serr := p.setDesired(DesiredStopped); serr != nil {
-				p.log.Warn().Err(serr).Msg("removing the pod anyway")
-			}
+	p.reqMu.Lock()
+	switch desire {
+	case desireStopped:
+		if err := p.setDesired(DesiredStopped); err != nil {
+			p.reqMu.Unlock()
+			return err
 		}
+	case desireBestEffort:
+		// A removal frees space and needs none: it goes on. Should the
+		// supervisor die before the pod's files are gone, the pod would be
+		// recovered as it was.
+		if err := p.setDesired(DesiredStopped); err != nil {
+			p.log.Warn().Err(err).Msg("removing the pod anyway")
+		}
+	}
+	ok := p.do(func() {
 		if ph := p.m.Phase(); ph == pod.PhaseInitializing || ph == pod.PhaseRunning {
 			p.log.Info().Stringer("grace", g).Msg("stopping")
 		}
@@ -331,11 +348,10 @@ func (p *Pod) stopAndWait(ctx context.Context, grace *time.Duration, desire stop
 		} else {
 			close(w)
 		}
-	}) {
+	})
+	p.reqMu.Unlock()
+	if !ok {
 		return fmt.Errorf("pod %q: %w", p.name, pod.ErrNotFound)
-	}
-	if err != nil {
-		return err
 	}
 	select {
 	case <-w:
