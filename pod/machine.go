@@ -197,9 +197,9 @@ type proc struct {
 	streak       int
 	restartAt    time.Time
 	backoff      time.Duration // the delay before restartAt
-	succeeded    bool // exited 0 in this run of the pod
-	wasStarted   bool // has been started in this run of the pod
-	wasReady     bool // has been ready in this run of the pod
+	succeeded    bool          // exited 0 in this run of the pod
+	wasStarted   bool          // has been started in this run of the pod
+	wasReady     bool          // has been ready in this run of the pod
 	waitReason   string
 	waitMessage  string
 	depFailed    bool

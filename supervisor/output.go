@@ -12,15 +12,17 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podvisor/podvisor/pod"
 )
 
-// Stream names a process's output stream.
-type Stream string
+// Stream names a process's output stream; see pod.Stream.
+type Stream = pod.Stream
 
-// The output streams.
+// The output streams, as in package pod.
 const (
-	Stdout Stream = "stdout"
-	Stderr Stream = "stderr"
+	Stdout = pod.Stdout
+	Stderr = pod.Stderr
 )
 
 // Line is one line a process wrote, as it is logged.
@@ -325,14 +327,9 @@ func (l *logFile) close() {
 	}
 }
 
-// LogEntry is one logged line, read back from a log file.
-type LogEntry struct {
-	Time    time.Time `json:"time"`
-	Process string    `json:"process"`
-	Stream  Stream    `json:"stream"`
-	Partial bool      `json:"partial,omitempty"`
-	Line    string    `json:"line"`
-}
+// LogEntry is one logged line, read back from a log file; see
+// pod.LogEntry.
+type LogEntry = pod.LogEntry
 
 // parseCRI parses one CRI log line.
 func parseCRI(process, s string) (LogEntry, bool) {

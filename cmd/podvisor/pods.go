@@ -16,7 +16,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/podvisor/podvisor/pod"
-	"github.com/podvisor/podvisor/supervisor"
 	"github.com/podvisor/podvisor/supervisor/api"
 	"github.com/podvisor/podvisor/supervisor/daemon"
 )
@@ -373,7 +372,7 @@ func logsAction(c *cli.Context) error {
 	case tail == 0:
 		tail = -1 // none of the history, as kubectl's --tail=0
 	}
-	return client(c).Logs(ctx, name, api.LogsOptions{Process: process, Tail: tail, Follow: c.Bool("follow")}, func(e supervisor.LogEntry) error {
+	return client(c).Logs(ctx, name, api.LogsOptions{Process: process, Tail: tail, Follow: c.Bool("follow")}, func(e pod.LogEntry) error {
 		var b strings.Builder
 		if c.Bool("timestamps") {
 			b.WriteString(e.Time.Format(time.RFC3339Nano))
@@ -405,7 +404,7 @@ func eventsAction(c *cli.Context) error {
 	}
 	w := c.App.Writer
 	enc := json.NewEncoder(w)
-	return client(c).Events(ctx, c.Bool("follow"), func(e supervisor.Event) error {
+	return client(c).Events(ctx, c.Bool("follow"), func(e pod.Event) error {
 		if o == "json" {
 			return enc.Encode(e)
 		}
@@ -414,7 +413,7 @@ func eventsAction(c *cli.Context) error {
 	})
 }
 
-func formatEvent(e supervisor.Event) string {
+func formatEvent(e pod.Event) string {
 	subject := e.Pod
 	if e.Process != "" {
 		subject += "/" + e.Process

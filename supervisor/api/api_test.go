@@ -22,7 +22,7 @@ func TestErrorMapping(t *testing.T) {
 		{fmt.Errorf("x: %w", pod.ErrConflict), CodeConflict, http.StatusConflict},
 		{errors.New("disk on fire"), CodeInternal, http.StatusInternalServerError},
 	} {
-		code, status := classify(c.err)
+		code, status := Classify(c.err)
 		if code != c.code || status != c.status {
 			t.Errorf("%v: %s %d, want %s %d", c.err, code, status, c.code, c.status)
 		}

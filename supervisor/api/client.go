@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/podvisor/podvisor/pod"
-	"github.com/podvisor/podvisor/supervisor"
 )
 
 // Client talks to a podvisor daemon over its unix socket.
@@ -227,7 +226,7 @@ type LogsOptions struct {
 }
 
 // Logs streams a pod's log lines to fn.
-func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, fn func(supervisor.LogEntry) error) error {
+func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, fn func(pod.LogEntry) error) error {
 	q := url.Values{}
 	if o.Process != "" {
 		q.Set("process", o.Process)
@@ -245,7 +244,7 @@ func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, fn func(s
 }
 
 // Events streams recent events, then new ones with follow, to fn.
-func (c *Client) Events(ctx context.Context, follow bool, fn func(supervisor.Event) error) error {
+func (c *Client) Events(ctx context.Context, follow bool, fn func(pod.Event) error) error {
 	q := url.Values{}
 	if follow {
 		q.Set("follow", "true")

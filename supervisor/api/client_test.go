@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/pod"
 )
 
 // fakeDaemon answers each connection's first request with answer, raw, and
@@ -52,7 +52,7 @@ func TestClientDaemonClosedConnection(t *testing.T) {
 		{"half a header", "HTTP/1.1 200 OK\r\nContent-Type: appli", func(cl *Client) error { _, err := cl.List(ctx); return err }, io.ErrUnexpectedEOF},
 		{"half a body", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"version\":", func(cl *Client) error { _, err := cl.Version(ctx); return err }, io.ErrUnexpectedEOF},
 		{"a cut stream", "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\nd\r\n{\"type\":\"x\"}\n\r\n", func(cl *Client) error {
-			return cl.Events(ctx, true, func(supervisor.Event) error { return nil })
+			return cl.Events(ctx, true, func(pod.Event) error { return nil })
 		}, io.ErrUnexpectedEOF},
 		{"a create", "", func(cl *Client) error { _, err := cl.Create(ctx, []byte("x"), true, true); return err }, io.EOF},
 	} {

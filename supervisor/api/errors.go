@@ -49,8 +49,11 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// classify maps an error to its code and HTTP status.
-func classify(err error) (string, int) {
+// Classify maps an error to its code and HTTP status, the server's half of
+// the mapping that Error.Is undoes: the class of pod.ErrNotFound,
+// pod.ErrAlreadyExists, pod.ErrInvalid or pod.ErrConflict that err
+// matches, or CodeInternal and 500.
+func Classify(err error) (string, int) {
 	switch {
 	case errors.Is(err, pod.ErrNotFound):
 		return CodeNotFound, http.StatusNotFound

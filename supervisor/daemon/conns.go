@@ -174,7 +174,7 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
-// SyscallConn gives the peer credential check (api.ConnContext) the
+// SyscallConn gives the peer credential check (server.ConnContext) the
 // underlying socket.
 func (c *limitedConn) SyscallConn() (syscall.RawConn, error) {
 	if sc, ok := c.Conn.(syscall.Conn); ok {

@@ -27,7 +27,7 @@ import (
 
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
-	"github.com/podvisor/podvisor/supervisor/api"
+	"github.com/podvisor/podvisor/supervisor/api/server"
 )
 
 // Defaults of a daemon.
@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ln.Close()
 		return err
 	}
-	srv := &api.Server{Supervisor: sv, Log: log, Version: cfg.Version, Group: cfg.Group}
+	srv := &server.Server{Supervisor: sv, Log: log, Version: cfg.Version, Group: cfg.Group}
 	srv.Start()
 	defer srv.Close()
 	// Streams (logs -f, events -f) end when the daemon stops.
@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg Config) error {
 	limited := newConnLimit(ln, cfg.MaxConns, log)
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
-		ConnContext:       api.ConnContext,
+		ConnContext:       server.ConnContext,
 		ConnState:         limited.ConnState,
 		BaseContext:       func(net.Listener) context.Context { return serveCtx },
 		ReadHeaderTimeout: min(DefaultReadHeaderTimeout, cfg.ReadTimeout),

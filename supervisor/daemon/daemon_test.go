@@ -15,7 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor/api"
 )
 
@@ -79,13 +79,13 @@ func TestStreamsOutliveTimeouts(t *testing.T) {
 	var lines, events atomic.Int64
 	logsDone, eventsDone := make(chan error, 1), make(chan error, 1)
 	go func() {
-		logsDone <- cl.Logs(ctx, name, api.LogsOptions{Follow: true}, func(supervisor.LogEntry) error {
+		logsDone <- cl.Logs(ctx, name, api.LogsOptions{Follow: true}, func(pod.LogEntry) error {
 			lines.Add(1)
 			return nil
 		})
 	}()
 	go func() {
-		eventsDone <- cl.Events(ctx, true, func(supervisor.Event) error {
+		eventsDone <- cl.Events(ctx, true, func(pod.Event) error {
 			events.Add(1)
 			return nil
 		})

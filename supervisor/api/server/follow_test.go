@@ -1,4 +1,4 @@
-package api
+package server
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/supervisor/api"
 )
 
 // TestLogFollowerDropped: a `logs -f` client that stops reading beside a
@@ -63,8 +64,8 @@ func TestLogFollowerDropped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var n int
-	var last supervisor.LogEntry
-	err = NewClient(sock).Logs(ctx, name, LogsOptions{Tail: -1, Follow: true}, func(e supervisor.LogEntry) error {
+	var last pod.LogEntry
+	err = api.NewClient(sock).Logs(ctx, name, api.LogsOptions{Tail: -1, Follow: true}, func(e pod.LogEntry) error {
 		if n == 0 {
 			time.Sleep(2 * time.Second) // a client that does not keep up
 		}
@@ -78,7 +79,7 @@ func TestLogFollowerDropped(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatalf("the follow of a client that fell behind did not end (%d lines)", n)
 	}
-	if !strings.Contains(last.Line, "fell more than 1 MiB") || last.Stream != supervisor.Stderr {
+	if !strings.Contains(last.Line, "fell more than 1 MiB") || last.Stream != pod.Stderr {
 		t.Errorf("the last line of a dropped follow: %+v", last)
 	}
 	t.Logf("%d lines, then %q", n-1, last.Line)

@@ -1,4 +1,4 @@
-package api
+package server
 
 import (
 	"context"
@@ -22,16 +22,8 @@ import (
 
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/supervisor/api"
 )
-
-// VersionInfo answers GET /v1/version.
-type VersionInfo struct {
-	Version    string `json:"version"`
-	APIVersion string `json:"apiVersion"`
-	GoVersion  string `json:"goVersion"`
-	OS         string `json:"os"`
-	Arch       string `json:"arch"`
-}
 
 // Server serves the API for one supervisor.
 type Server struct {
@@ -48,8 +40,8 @@ type Server struct {
 	once      sync.Once
 	gid       int // -1 when the group does not exist
 	mu        sync.Mutex
-	history   []supervisor.Event // the last events, up to historySize
-	followers map[chan supervisor.Event]struct{}
+	history   []pod.Event // the last events, up to historySize
+	followers map[chan pod.Event]struct{}
 	stop      func()
 }
 
@@ -72,7 +64,7 @@ func (s *Server) init() {
 	}
 	events, stop := s.Supervisor.Subscribe(4096)
 	s.stop = stop
-	s.followers = map[chan supervisor.Event]struct{}{}
+	s.followers = map[chan pod.Event]struct{}{}
 	go func() {
 		for e := range events {
 			s.mu.Lock()
@@ -182,7 +174,7 @@ func (s *Server) Handler() http.Handler {
 				uid, pid = int(cred.Uid), int(cred.Pid)
 			}
 			s.Log.Warn().Int("uid", uid).Int("pid", pid).Str("path", r.URL.Path).Msg("refused API client: not root nor in the podvisor group")
-			writeJSON(w, http.StatusForbidden, ErrorBody{Error: "permission denied: podvisor's API is for root and the podvisor group", Code: CodeForbidden})
+			writeJSON(w, http.StatusForbidden, api.ErrorBody{Error: "permission denied: podvisor's API is for root and the podvisor group", Code: api.CodeForbidden})
 			return
 		}
 		// ServeMux would redirect a path that is not clean ("..", "//")
@@ -202,7 +194,7 @@ func cleanPath(p string) bool {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path), Code: CodeNotFound})
+	writeJSON(w, http.StatusNotFound, api.ErrorBody{Error: fmt.Sprintf("no such API path: %s %s", r.Method, r.URL.Path), Code: api.CodeNotFound})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -212,15 +204,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code, status := classify(err)
+	code, status := api.Classify(err)
 	if status == http.StatusInternalServerError {
 		s.Log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("request failed")
 	}
-	writeJSON(w, status, ErrorBody{Error: err.Error(), Code: code})
+	writeJSON(w, status, api.ErrorBody{Error: err.Error(), Code: code})
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, VersionInfo{Version: s.Version, APIVersion: "v1", GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+	writeJSON(w, http.StatusOK, api.VersionInfo{Version: s.Version, APIVersion: "v1", GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
@@ -295,18 +287,15 @@ func startPod(r *http.Request, p *supervisor.Pod) error {
 	return waitStarted(r, p)
 }
 
-// waitStarted waits, with ?wait=true, until p has started (see Started).
+// waitStarted waits, with ?wait=true, until p has started (see
+// api.Started).
 func waitStarted(r *http.Request, p *supervisor.Pod) error {
 	if r.URL.Query().Get("wait") != "true" {
 		return nil
 	}
-	_, err := p.WaitFor(r.Context(), Started)
+	_, err := p.WaitFor(r.Context(), api.Started)
 	return err
 }
-
-// Started reports whether a pod that was started is done starting; see
-// pod.Status.Launched.
-func Started(s *pod.Status) bool { return s.Launched() }
 
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.pod(w, r)
@@ -430,7 +419,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		tail = n
 	}
 	follow := q.Get("follow") == "true"
-	var live <-chan supervisor.LogEntry
+	var live <-chan pod.LogEntry
 	if follow {
 		ch, cancel := s.Supervisor.FollowLogs(p.Name())
 		defer cancel()
@@ -478,7 +467,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 // droppedEntry is the last line of a log follow that fell behind: a log
 // entry, for clients that read entries, with an error field.
 type droppedEntry struct {
-	supervisor.LogEntry
+	pod.LogEntry
 	Error string `json:"error"`
 }
 
@@ -490,7 +479,7 @@ func followerDropped(process string) droppedEntry {
 	}
 	msg := "podvisor: " + supervisor.ErrFollowerBehind.Error() + "; follow again to go on"
 	return droppedEntry{
-		LogEntry: supervisor.LogEntry{Time: time.Now().UTC(), Process: process, Stream: supervisor.Stderr, Line: msg},
+		LogEntry: pod.LogEntry{Time: time.Now().UTC(), Process: process, Stream: pod.Stderr, Line: msg},
 		Error:    supervisor.ErrFollowerBehind.Error(),
 	}
 }
@@ -499,9 +488,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	follow := r.URL.Query().Get("follow") == "true"
 	// The history and the live feed come from the same recorder, taken
 	// under one lock: no event is lost or sent twice between them.
-	live := make(chan supervisor.Event, 1024)
+	live := make(chan pod.Event, 1024)
 	s.mu.Lock()
-	history := append([]supervisor.Event(nil), s.history...)
+	history := append([]pod.Event(nil), s.history...)
 	if follow {
 		s.followers[live] = struct{}{}
 	}
