@@ -33,9 +33,13 @@ test: build
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 5m ./supervisor/...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 5m -run 'TestConcurrentPods' ./cmd/podvisor/
 
-# The tests that need no root: pure logic and fake cgroupfs.
+# The tests that need no root: pure logic (the lifecycle table), the engine
+# on a fake runtime under a fake clock (testing/synctest), fake cgroupfs,
+# the network checks on loopback, the API client.
 test-unit:
 	$(GO) test -count=1 ./pod/ ./cgroups/ -run 'Fake|OwnPaths|V1Dir|Prune|Open|Test[^I]'
+	$(GO) test -count=1 -run 'TestEngine' ./supervisor/
+	$(GO) test -count=1 ./probe/ ./supervisor/api/
 
 # Timing and footprint figures (docs/benchmarks.md); needs root. The idle
 # CPU measure lasts PODVISOR_BENCH_IDLE (default 60s).

@@ -121,6 +121,10 @@ const (
 	ActDrain
 	// ActPublish: publish Event (the engine fills in its pod and time).
 	ActPublish
+	// ActPrepare: ready the pod's cgroups for a run of the pod (the
+	// engine renews what a kill left tainted); given before its first
+	// ActStart.
+	ActPrepare
 )
 
 // Action is one thing for the engine to do.
@@ -176,6 +180,7 @@ type procStop struct {
 	preStop   bool      // the preStop hook is running
 	signalled bool
 	killed    bool
+	exitsDue  time.Time // after the kill: its exit, unreported by then, is taken as killed
 }
 
 type proc struct {
@@ -351,6 +356,7 @@ func (m *Machine) begin(now time.Time, restart bool) {
 	t := now
 	m.startedAt = &t
 	m.initIdx, m.initDone, m.down = 0, false, nil
+	m.emit(Action{Kind: ActPrepare})
 	for i := range m.procs {
 		p := &m.procs[i]
 		if restart && (p.last != nil || p.phase != psWaiting) {

@@ -14,7 +14,14 @@ func (m *Machine) reconcile(now time.Time) {
 		p := &m.procs[i]
 		if p.stop != nil && !p.stop.killed && !p.stop.killAt.IsZero() && !now.Before(p.stop.killAt) && p.active() {
 			p.stop.killed, p.killSent = true, true
+			p.stop.exitsDue = now.Add(KilledExitWait)
 			m.emit(Action{Kind: ActKillProcess, Proc: i, Run: p.run})
+		}
+		// A killed process whose exit is still not reported is taken for
+		// dead: it must not hold its restart forever.
+		if p.stop != nil && p.stop.killed && !p.stop.exitsDue.IsZero() && !now.Before(p.stop.exitsDue) && p.active() {
+			m.emit(Action{Kind: ActAbandon, Proc: i, Run: p.run})
+			m.exited(i, Exit{Code: 128 + 9, Signal: 9, Killed: true}, "no exit reported after SIGKILL", now, now)
 		}
 	}
 	if m.down != nil {
@@ -244,7 +251,7 @@ func (m *Machine) windDown(now time.Time) {
 			break
 		}
 	}
-	if !d.killed && !now.Before(d.deadline) {
+	if !d.killed && !d.draining && !now.Before(d.deadline) {
 		d.killed = true
 		d.exitsDue = now.Add(KilledExitWait)
 		for i := range m.procs {
@@ -365,7 +372,7 @@ func (m *Machine) NextWake() (next time.Time, ok bool) {
 		}
 	}
 	at(m.podRestartAt)
-	if d := m.down; d != nil {
+	if d := m.down; d != nil && !d.draining {
 		if !d.killed {
 			at(d.deadline)
 		} else if !d.draining {
@@ -380,6 +387,9 @@ func (m *Machine) NextWake() (next time.Time, ok bool) {
 		case psRunning:
 			if p.stop != nil && !p.stop.killed {
 				at(p.stop.killAt)
+			}
+			if p.stop != nil && p.stop.killed {
+				at(p.stop.exitsDue)
 			}
 			if p.stop == nil && m.down == nil {
 				for k := range p.probes {

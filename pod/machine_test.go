@@ -1788,3 +1788,42 @@ func TestMachineInitSuccessSkipsRules(t *testing.T) {
 		t.Errorf("restarting events %+v", ev)
 	}
 }
+
+// A process killed on its own (its liveness probe failed) whose exit is
+// never reported is taken for dead KilledExitWait after the kill, and the
+// restart policy goes on: it is not stuck Running for ever.
+func TestMachineProcessKillUnreported(t *testing.T) {
+	a := prc("a")
+	a.LivenessProbe = execProbe(0, 1, 1, 1)
+	g := int64(2)
+	a.LivenessProbe.TerminationGracePeriodSeconds = &g
+	s := newSimStarted(t, pod.Spec{RestartPolicy: pod.RestartAlways, Processes: []pod.Process{a}})
+	s.wake() // the first probe
+	acts := s.probe("a", pod.ProbeLiveness, false)
+	s.wantCount(acts, pod.ActSignal, "a", 1)
+	acts = s.advance(2 * time.Second)
+	s.wantCount(acts, pod.ActKillProcess, "a", 1)
+	s.wantState("a", pod.StateRunning, "")
+	acts = s.advance(pod.KilledExitWait)
+	s.wantCount(acts, pod.ActAbandon, "a", 1)
+	if got := s.started(acts); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("after the abandon: started %v, want [a]", got)
+	}
+	if p := s.ps("a"); p.RestartCount != 1 || p.LastState.Terminated == nil || p.LastState.Terminated.Reason != pod.ReasonKilled {
+		t.Errorf("a: restartCount %d, lastState %+v", p.RestartCount, p.LastState.Terminated)
+	}
+}
+
+// A stop whose processes have all exited before the deadline drains the
+// pod's cgroup; the deadline then kills nothing more.
+func TestMachineNoKillWhileDraining(t *testing.T) {
+	s := newSimStarted(t, pod.Spec{Processes: []pod.Process{prc("a")}})
+	s.stop(10 * time.Second)
+	acts := s.signalled("a", 15)
+	s.wantCount(acts, pod.ActDrain, "", 1)
+	s.wantNoWake()
+	acts = s.advance(20 * time.Second)
+	s.wantCount(acts, pod.ActKillPod, "", 0)
+	s.drain(0)
+	s.wantPhase(pod.PhaseStopped, "")
+}

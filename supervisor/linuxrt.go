@@ -218,7 +218,13 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{}), streams: 2, ctx: ctx, cancel: cancel}
+	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{}), ctx: ctx, cancel: cancel}
+	run.streams.Store(2)
+	streamDone := func() {
+		if run.streams.Add(-1) == 0 {
+			close(run.drained)
+		}
+	}
 	for _, s := range []struct {
 		fd     int
 		stream Stream
@@ -226,13 +232,13 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 		_ = unix.SetNonblock(s.fd, true)
 		sr := &streamReader{fd: s.fd, emit: p.emitter(pr, s.stream), eof: func() {
 			p.reportLogDrops(pr, 0, true)
-			if run.streams--; run.streams == 0 {
-				close(run.drained)
-			}
+			streamDone()
 		}}
 		if err := outl.add(s.fd, sr, true); err != nil {
+			// Not eof: that reports log drops, which takes the status
+			// lock this goroutine (the owner) holds.
 			unix.Close(s.fd)
-			sr.eof()
+			streamDone()
 		}
 	}
 	w := &exitWatcher{pidfd: pidfd, pid: pid, onExit: func(st exitStatus, err error) {

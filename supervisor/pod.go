@@ -187,6 +187,8 @@ func (p *Pod) apply(a *pod.Action, now time.Time) {
 		if tasks, done := p.rt.drain(); done {
 			p.queue = append(p.queue, pod.Input{Kind: pod.InCgroupEmpty, Tasks: tasks})
 		}
+	case pod.ActPrepare:
+		p.rt.prepare()
 	case pod.ActPublish:
 		e := a.Event
 		e.Pod = p.name
@@ -290,7 +292,6 @@ func (p *Pod) start() {
 	case pod.PhaseInitializing, pod.PhaseRunning, pod.PhaseTerminating:
 		return
 	}
-	p.rt.prepare()
 	p.step(pod.Input{Kind: pod.InStart})
 }
 

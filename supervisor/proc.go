@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +38,7 @@ type running struct {
 	cancel context.CancelFunc
 	// drained is closed when both output streams reached EOF.
 	drained chan struct{}
-	streams int // open output streams; the I/O loop's
+	streams atomic.Int32 // open output streams
 
 	mu    sync.Mutex
 	pidfd int // -1 once the process was reaped
