@@ -249,6 +249,12 @@ type Machine struct {
 	conds        [3]Condition
 	out          []Action
 	now          time.Time
+	// rev counts the changes of what Fill shows; print is its fingerprint
+	// at the last count.
+	rev          uint64
+	print, spare []uint64
+	lastPh       Phase
+	lastMsg      string
 }
 
 // NewMachine makes the machine of a pod whose spec has its defaults set
@@ -324,7 +330,46 @@ func (m *Machine) Step(in Input, now time.Time) []Action {
 		p.wasReady = p.wasReady || p.ready()
 	}
 	m.updateConditions(now)
+	m.revise()
 	return m.out
+}
+
+// Revision changes whenever what Fill shows changes (besides the times of
+// running processes, which do not change while they run): a step that
+// changes nothing a reader sees (a probe that passes again) leaves it as
+// it was, so the engine neither wakes waiters nor saves the state.
+func (m *Machine) Revision() uint64 { return m.rev }
+
+// revise counts a change of the status's fingerprint.
+func (m *Machine) revise() {
+	b := func(v bool) uint64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	fp := m.spare[:0]
+	for i := range m.conds {
+		fp = append(fp, uint64(m.conds[i].LastTransitionTime.UnixNano()), b(m.conds[i].Status == ConditionTrue))
+	}
+	for i := range m.procs {
+		p := &m.procs[i]
+		var last uint64
+		if p.last != nil {
+			last = uint64(p.last.FinishedAt.UnixNano())
+		}
+		fp = append(fp, uint64(p.phase), uint64(p.run), uint64(p.restartCount), last,
+			b(p.ready())<<1|b(p.started()), uint64(len(p.waitReason))<<32|uint64(len(p.waitMessage)))
+	}
+	changed := len(fp) != len(m.print) || m.lastPh != m.phase || m.lastMsg != m.message
+	for i := 0; !changed && i < len(fp); i++ {
+		changed = fp[i] != m.print[i]
+	}
+	m.print, m.spare = fp, m.print
+	if changed {
+		m.rev++
+		m.lastPh, m.lastMsg = m.phase, m.message
+	}
 }
 
 // current is in's process if in is about its current run.

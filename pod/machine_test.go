@@ -1827,3 +1827,30 @@ func TestMachineNoKillWhileDraining(t *testing.T) {
 	s.drain(0)
 	s.wantPhase(pod.PhaseStopped, "")
 }
+
+// Revision moves when what a reader sees moves, and only then: a probe
+// that passes again changes nothing (no wake-up, no save of the state).
+func TestMachineRevision(t *testing.T) {
+	a := prc("a")
+	a.ReadinessProbe = execProbe(0, 1, 1, 1)
+	s := newSimStarted(t, pod.Spec{Processes: []pod.Process{a}})
+	s.wake()
+	r0 := s.m.Revision()
+	s.probe("a", pod.ProbeReadiness, true)
+	r1 := s.m.Revision()
+	if r1 == r0 {
+		t.Fatal("ready became true: revision unchanged")
+	}
+	for range 3 {
+		s.wake()
+		s.probe("a", pod.ProbeReadiness, true)
+	}
+	if r := s.m.Revision(); r != r1 {
+		t.Errorf("passing probes moved the revision from %d to %d", r1, r)
+	}
+	s.wake()
+	s.probe("a", pod.ProbeReadiness, false)
+	if r := s.m.Revision(); r == r1 {
+		t.Error("ready became false: revision unchanged")
+	}
+}

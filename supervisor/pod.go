@@ -134,6 +134,7 @@ func (p *Pod) loop() {
 // never seen half-way (a process between its start and its report).
 func (p *Pod) step(in pod.Input) {
 	p.mu.Lock()
+	rev := p.m.Revision()
 	p.queue = append(p.queue[:0], in)
 	for len(p.queue) > 0 {
 		in := p.queue[0]
@@ -145,10 +146,15 @@ func (p *Pod) step(in pod.Input) {
 		}
 	}
 	phase := p.m.Phase()
-	close(p.changed)
-	p.changed = make(chan struct{})
+	changed := p.m.Revision() != rev
+	if changed {
+		close(p.changed)
+		p.changed = make(chan struct{})
+	}
 	p.mu.Unlock()
-	p.markDirty()
+	if changed {
+		p.markDirty()
+	}
 	if phase != pod.PhaseTerminating && len(p.waiters) > 0 {
 		for _, w := range p.waiters {
 			close(w)

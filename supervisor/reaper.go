@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -91,6 +92,9 @@ func inReapScope(pid int) bool {
 	return false
 }
 
+// reapGap is the least time between two scans for orphans.
+const reapGap = 100 * time.Millisecond
+
 // startReaper makes this process a child subreaper and starts reaping
 // orphans on SIGCHLD. It is idempotent.
 func startReaper() error {
@@ -102,7 +106,16 @@ func startReaper() error {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, unix.SIGCHLD)
 		go func() {
+			var last time.Time
 			for range ch {
+				// At most one scan per reapGap: a scan may list every
+				// child from /proc, and a burst of exits (exec probes of
+				// many pods, crash loops) sends a SIGCHLD each; the
+				// signals of the wait coalesce in ch.
+				if wait := reapGap - time.Since(last); wait > 0 {
+					time.Sleep(wait)
+				}
+				last = time.Now()
 				reapOrphans()
 				// The safety net: whatever the pidfd path may have
 				// missed is found by a sweep shortly after.

@@ -23,6 +23,9 @@ func init() {
 	runtime.LockOSThread()
 }
 
+// forkSlots bounds the forks into pods under way at once.
+var forkSlots = make(chan struct{}, 2)
+
 // launch is everything needed to fork one process.
 type launch struct {
 	path  string
@@ -82,6 +85,14 @@ func forkInPod(l *launch, register func(pid int)) (pid, pidfd int, err error) {
 		err error
 	}
 	done := make(chan result, 1)
+	// Forks are serialized by the Go runtime (syscall.ForkLock, and a
+	// vfork holds its parent until the child execs): a fork that waits
+	// for its turn on a thread locked in a pod's namespaces holds that
+	// thread idle, and the runtime makes another for everything else.
+	// Bounding the forks under way bounds those threads (exec probes of
+	// hundreds of processes made hundreds of threads).
+	forkSlots <- struct{}{}
+	defer func() { <-forkSlots }()
 	go func() {
 		runtime.LockOSThread()
 		pid, err, clean := forkOnThread(l, attr, register)

@@ -251,5 +251,18 @@ spec:
 		b.ReportMetric(float64(c1-c0)/100/window.Seconds()*100, "daemon-cpu-%")
 		b.ReportMetric(float64(rss1)/1024, "rss-MB")
 		b.ReportMetric(float64(rss1-rss0)/1024, "rss-MB-over-base")
+		b.ReportMetric(float64(threads(pid)), "threads")
 	}
+}
+
+// threads is the number of OS threads of process pid.
+func threads(pid int) int {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
