@@ -196,7 +196,7 @@ type proc struct {
 	killSent  bool // SIGKILLed: a SIGKILL exit is reason Killed
 	hookFail  string
 	postStart bool // the postStart hook is running
-	probes    [3]probeState
+	probes    *[3]probeState // nil for a process without probes
 
 	restartCount int
 	streak       int
@@ -264,16 +264,24 @@ func NewMachine(name string, spec *Spec, now time.Time) *Machine {
 	m.procs = make([]proc, 0, len(spec.InitProcesses)+len(spec.Processes))
 	for i := range spec.InitProcesses {
 		p := &spec.InitProcesses[i]
-		m.procs = append(m.procs, proc{spec: p, init: true, sidecar: p.IsSidecar()})
+		m.procs = append(m.procs, proc{spec: p, init: true, sidecar: p.IsSidecar(), probes: probesFor(p)})
 	}
 	for i := range spec.Processes {
-		m.procs = append(m.procs, proc{spec: &spec.Processes[i]})
+		m.procs = append(m.procs, proc{spec: &spec.Processes[i], probes: probesFor(&spec.Processes[i])})
 	}
 	for i, t := range []string{ConditionInitialized, ConditionContainersReady, ConditionReadyPod} {
 		m.conds[i] = Condition{Type: t, Status: ConditionFalse, LastTransitionTime: now}
 	}
 	m.updateConditions(now)
 	return m
+}
+
+// probesFor is the probes' state of a process that has probes.
+func probesFor(p *Process) *[3]probeState {
+	if p.StartupProbe == nil && p.LivenessProbe == nil && p.ReadinessProbe == nil {
+		return nil
+	}
+	return new([3]probeState)
 }
 
 // Phase is the pod's phase.
@@ -408,7 +416,7 @@ func (m *Machine) begin(now time.Time, restart bool) {
 			p.restartCount++
 		}
 		p.phase, p.pid, p.stop, p.killSent, p.hookFail, p.postStart = psWaiting, 0, nil, false, "", false
-		p.probes = [3]probeState{}
+		p.resetProbes()
 		p.streak, p.restartAt, p.succeeded, p.depFailed = 0, time.Time{}, false, false
 		p.wasStarted, p.wasReady = false, false
 		p.waitReason, p.waitMessage = "", ""
@@ -445,7 +453,7 @@ func (m *Machine) spawned(in Input, now time.Time) {
 	if in.At.After(time.Time{}) {
 		p.startedAt = in.At
 	}
-	p.probes = [3]probeState{}
+	p.resetProbes()
 	p.hookFail = "" // killSent stays: a SIGKILL of the pod may have come before this report
 	m.publish(Event{Type: EventStarted, Process: p.spec.Name, PID: in.PID})
 	if p.stop != nil {
@@ -466,7 +474,7 @@ func (m *Machine) spawned(in Input, now time.Time) {
 // started: running, its postStart done, its startup probe passed.
 func (p *proc) started() bool {
 	return p.phase == psRunning && !p.postStart && p.hookFail == "" &&
-		(p.spec.StartupProbe == nil || p.probes[ProbeStartup].ok)
+		(p.spec.StartupProbe == nil || p.probes != nil && p.probes[ProbeStartup].ok)
 }
 
 // ready: started, not being stopped, its readiness probe passing; a
@@ -475,7 +483,14 @@ func (p *proc) ready() bool {
 	if (p.init && !p.sidecar) || p.stop != nil || !p.started() {
 		return false
 	}
-	return p.spec.ReadinessProbe == nil || p.probes[ProbeReadiness].ok
+	return p.spec.ReadinessProbe == nil || p.probes != nil && p.probes[ProbeReadiness].ok
+}
+
+// resetProbes forgets the probes' counters, for a new run.
+func (p *proc) resetProbes() {
+	if p.probes != nil {
+		*p.probes = [3]probeState{}
+	}
 }
 
 func (p *proc) active() bool { return p.phase == psRunning || p.phase == psStarting }
@@ -504,7 +519,7 @@ func (m *Machine) exited(i int, ex Exit, msg string, at, now time.Time) {
 	// back-off at every failed start.
 	ran := at.Sub(started)
 	p.phase, p.pid, p.stop, p.killSent, p.hookFail, p.postStart = psDone, 0, nil, false, "", false
-	p.probes = [3]probeState{}
+	p.resetProbes()
 	if ex.Succeeded() {
 		p.succeeded = true
 	}
@@ -582,7 +597,7 @@ func (m *Machine) probeGrace(pr *Probe) time.Duration {
 
 func (m *Machine) probeResult(in Input, now time.Time) {
 	p := m.current(in)
-	if p == nil || p.phase != psRunning || int(in.Probe) >= len(p.probes) {
+	if p == nil || p.phase != psRunning || p.probes == nil || int(in.Probe) >= len(p.probes) {
 		return
 	}
 	spec := p.probe(in.Probe)

@@ -322,7 +322,7 @@ func (m *Machine) drained(tasks int, now time.Time) {
 func (m *Machine) probe(now time.Time) {
 	for i := range m.procs {
 		p := &m.procs[i]
-		if p.phase != psRunning || p.stop != nil || p.postStart || p.hookFail != "" {
+		if p.phase != psRunning || p.stop != nil || p.postStart || p.hookFail != "" || p.probes == nil {
 			continue
 		}
 		for k := ProbeStartup; k <= ProbeReadiness; k++ {
@@ -391,7 +391,7 @@ func (m *Machine) NextWake() (next time.Time, ok bool) {
 			if p.stop != nil && p.stop.killed {
 				at(p.stop.exitsDue)
 			}
-			if p.stop == nil && m.down == nil {
+			if p.stop == nil && m.down == nil && p.probes != nil {
 				for k := range p.probes {
 					if ps := &p.probes[k]; !ps.inFlight {
 						at(ps.next)

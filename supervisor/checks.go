@@ -42,6 +42,9 @@ func (r linuxRuntime) runHook(i, runNo int, h pod.HookKind, timeout time.Duratio
 	}
 	c := check{exec: lh.Exec, http: lh.HTTPGet, tcp: lh.TCPSocket, sleep: lh.Sleep}
 	parent := pr.run.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
 	go func() {
 		ctx, cancel := parent, context.CancelFunc(func() {})
 		if timeout > 0 {
@@ -73,6 +76,9 @@ func (r linuxRuntime) runProbe(i, runNo int, k pod.ProbeKind, timeout time.Durat
 	}
 	c := check{exec: pb.Exec, http: pb.HTTPGet, tcp: pb.TCPSocket, grpc: pb.GRPC}
 	parent := pr.run.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()

@@ -95,7 +95,7 @@ func (r linuxRuntime) abandon(i, runNo int) {
 		l.abandon(fd)
 	}
 	disown(run.pid)
-	run.cancel()
+	run.end()
 	pr.run = nil
 }
 
@@ -130,6 +130,13 @@ func (r linuxRuntime) drain() (int, bool) {
 		p.post(pod.Input{Kind: pod.InCgroupEmpty})
 	}()
 	return 0, false
+}
+
+// hasChecks reports whether a process has probes or hooks, which run
+// under a context of its run.
+func hasChecks(p *pod.Process) bool {
+	return p.StartupProbe != nil || p.LivenessProbe != nil || p.ReadinessProbe != nil ||
+		p.Lifecycle != nil && (p.Lifecycle.PostStart != nil || p.Lifecycle.PreStop != nil)
 }
 
 // waitDrained waits for an exited process's output to reach EOF, for up
@@ -217,8 +224,10 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 		closeReaders()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{}), ctx: ctx, cancel: cancel}
+	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{})}
+	if hasChecks(spec) {
+		run.ctx, run.cancel = context.WithCancel(context.Background())
+	}
 	run.streams.Store(2)
 	streamDone := func() {
 		if run.streams.Add(-1) == 0 {
@@ -256,7 +265,7 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 		_ = pr.cg.Kill()
 		run.closePidfd()
 		disown(pid)
-		cancel()
+		run.end()
 		return nil, err
 	}
 	return run, nil
@@ -268,7 +277,7 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 // pipes reach EOF at once; the bound is for a writer that escaped the
 // cgroup).
 func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, st exitStatus, err error) {
-	run.cancel()
+	run.end()
 	ex := pod.Exit{Code: st.code, Signal: st.signal}
 	msg := ""
 	if err != nil {

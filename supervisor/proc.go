@@ -33,7 +33,8 @@ type proc struct {
 type running struct {
 	pid     int
 	started time.Time
-	// ctx ends when the run does: hooks and probes of the run stop.
+	// ctx ends when the run does: hooks and probes of the run stop. Nil
+	// for a process without probes and hooks.
 	ctx    context.Context
 	cancel context.CancelFunc
 	// drained is closed when both output streams reached EOF.
@@ -42,6 +43,13 @@ type running struct {
 
 	mu    sync.Mutex
 	pidfd int // -1 once the process was reaped
+}
+
+// end ends the run's context, if it has one.
+func (r *running) end() {
+	if r.cancel != nil {
+		r.cancel()
+	}
 }
 
 // signal sends sig through the pidfd; a reaped process is not an error.
