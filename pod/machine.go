@@ -181,6 +181,7 @@ type procStop struct {
 	signalled bool
 	killed    bool
 	exitsDue  time.Time // after the kill: its exit, unreported by then, is taken as killed
+	probe     bool      // stopped for a failed liveness or startup probe
 }
 
 type proc struct {
@@ -195,7 +196,7 @@ type proc struct {
 	stop      *procStop
 	killSent  bool // SIGKILLed: a SIGKILL exit is reason Killed
 	hookFail  string
-	postStart bool // the postStart hook is running
+	postStart bool           // the postStart hook is running
 	probes    *[3]probeState // nil for a process without probes
 
 	restartCount int
@@ -501,6 +502,9 @@ func (m *Machine) exited(i int, ex Exit, msg string, at, now time.Time) {
 	if p.killSent && ex.Signal == 9 {
 		ex.Killed = true
 	}
+	// Stopped for a failed liveness or startup probe: restarted unless
+	// the policy is Never, whatever the exit code, as kubelet does.
+	probeKill := p.stop != nil && p.stop.probe
 	if p.hookFail != "" && !ex.StartFailed {
 		ex.HookFailed = true
 		if msg == "" {
@@ -546,6 +550,8 @@ func (m *Machine) exited(i int, ex Exit, msg string, at, now time.Time) {
 		return
 	case action == RuleRestart, p.sidecar:
 		restart = true
+	case probeKill:
+		restart = m.spec.PolicyFor(p.spec) != RestartNever
 	default:
 		restart = ShouldRestart(m.spec.PolicyFor(p.spec), p.init, ex)
 	}
@@ -643,9 +649,13 @@ func (m *Machine) probeResult(in Input, now time.Time) {
 		if in.Probe == ProbeStartup {
 			what = "startup"
 		}
-		msg := fmt.Sprintf("process %q failed its %s probe, will be restarted", p.spec.Name, what)
+		msg := fmt.Sprintf("process %q failed its %s probe", p.spec.Name, what)
+		if m.spec.PolicyFor(p.spec) != RestartNever || p.sidecar {
+			msg += ", will be restarted"
+		}
 		m.publish(Event{Type: EventKilling, Process: p.spec.Name, Reason: in.Probe.String(), Message: msg})
 		m.stopProc(in.Proc, msg, now.Add(m.probeGrace(spec)))
+		p.stop.probe = true
 	}
 }
 
@@ -687,7 +697,7 @@ func (m *Machine) hookDone(in Input, now time.Time) {
 		}
 		p.stop.preStop = false
 		if !in.OK {
-			m.publish(Event{Type: EventFailedPreStopHook, Process: p.spec.Name, Message: in.Message})
+			m.publish(Event{Type: EventFailedPreStopHook, Process: p.spec.Name, Reason: string(EventFailedPreStopHook), Message: in.Message})
 		}
 		m.signal(in.Proc)
 	}

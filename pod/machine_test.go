@@ -1854,3 +1854,32 @@ func TestMachineRevision(t *testing.T) {
 		t.Error("ready became false: revision unchanged")
 	}
 }
+
+// A process stopped for a failed liveness probe is restarted under
+// OnFailure even when it exits 0 on the stop signal (kubelet restarts it
+// unless the policy is Never); under Never it is not, and the Killing
+// event does not promise a restart.
+func TestMachineProbeKillRestartsUnlessNever(t *testing.T) {
+	for _, policy := range []pod.RestartPolicy{pod.RestartOnFailure, pod.RestartNever} {
+		t.Run(string(policy), func(t *testing.T) {
+			a := prc("a")
+			a.LivenessProbe = execProbe(0, 1, 1, 1)
+			s := newSimStarted(t, pod.Spec{RestartPolicy: policy, Processes: []pod.Process{a}})
+			s.wake()
+			acts := s.probe("a", pod.ProbeLiveness, false)
+			kill := events(acts, pod.EventKilling)
+			if len(kill) != 1 {
+				t.Fatalf("Killing events %+v", kill)
+			}
+			promised := strings.Contains(kill[0].Message, "will be restarted")
+			if promised != (policy != pod.RestartNever) {
+				t.Errorf("Killing message %q under %s", kill[0].Message, policy)
+			}
+			acts = s.exit("a", 0)
+			restarted := len(events(acts, pod.EventRestarting)) == 1
+			if restarted != (policy != pod.RestartNever) {
+				t.Errorf("under %s: restarted %v after a liveness kill and exit 0", policy, restarted)
+			}
+		})
+	}
+}

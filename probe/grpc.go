@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 )
 
 // The gRPC health protocol (grpc.health.v1.Health/Check) spoken by hand
@@ -43,11 +44,29 @@ func GRPC(ctx context.Context, dial DialFunc, host string, port int, service str
 	d := dialer(dial)
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
+	// The connection is closed when the check returns, whatever became of
+	// the call: the transport keeps a connection whose stream was cut off
+	// (a timeout) out of CloseIdleConnections' reach.
+	var mu sync.Mutex
+	var conns []net.Conn
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	tr := &http.Transport{
 		Protocols: &protos,
 		Proxy:     nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return d(ctx, network, addr)
+			c, err := d(ctx, network, addr)
+			if err == nil {
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+			}
+			return c, err
 		},
 	}
 	defer tr.CloseIdleConnections()

@@ -321,7 +321,28 @@ func TestNoLeftovers(t *testing.T) {
 	thost, tport := hostAndPort(t, srv.URL)
 	_, gport := grpcServer(t, true)
 	refused := closedPort(t)
+	// A server that accepts and never answers, each connection until the
+	// client closes it: checks against it time out.
+	ml, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ml.Close()
+	go func() {
+		for {
+			c, err := ml.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	mute := ml.Addr().(*net.TCPAddr).Port
 	run := func() {
+		short := withTimeout(t, 50*time.Millisecond)
+		GRPC(short, hostDial, host, mute, "")
+		short = withTimeout(t, 50*time.Millisecond)
+		HTTPGet(short, hostDial, HTTPRequest{Host: host, Port: mute})
 		ctx := withTimeout(t, 5*time.Second)
 		HTTPGet(ctx, hostDial, HTTPRequest{Host: host, Port: port, Path: "/moved"})
 		HTTPGet(ctx, hostDial, HTTPRequest{Host: host, Port: port, Path: "/big"})

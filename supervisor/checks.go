@@ -177,6 +177,11 @@ func (p *Pod) execCheck(ctx context.Context, pr *proc, argv []string) (bool, str
 		return false, err.Error()
 	}
 	defer r.Close()
+	// A check whose run has ended (or whose time is up) forks nothing: its
+	// process would land in the cgroup of the next run.
+	if err := ctx.Err(); err != nil {
+		return false, "not run: " + err.Error()
+	}
 	l := &launch{path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
 		files: []uintptr{devnull.Fd(), w.Fd(), w.Fd()}, ns: p.nsh, cg: pr.cg}
 	pid, pidfd, err := forkInPod(l, own)

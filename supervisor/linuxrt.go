@@ -291,6 +291,9 @@ func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, s
 		if err := pr.cg.Kill(); err != nil {
 			p.log.Warn().Err(err).Str("process", pr.spec.Name).Msg("kill leftovers")
 		}
+		// Here, not on the owner goroutine: the restart renews the cgroup
+		// and would otherwise wait there for the leftovers to be gone.
+		pr.cg.WaitEmpty(drainTimeout)
 	}
 	waitDrained(run.drained)
 	p.post(pod.Input{Kind: pod.InExited, Proc: i, Run: runNo, Exit: ex, At: st.at, Message: msg})
