@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,4 +201,36 @@ func TestExitsNotHeldByStalledOutput(t *testing.T) {
 	}
 	close(release)
 	released = true
+}
+
+// An embedder's OutputFunc gets a process's last lines before the exit
+// is seen: a pod that has ended has had all of its output delivered, even
+// through a slow OutputFunc (one that takes its time, not one that blocks).
+func TestOutputBeforeExit(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	sv := newSupervisorWith(t, Options{Output: func(l Line) {
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		got = append(got, string(l.Text))
+		mu.Unlock()
+	}})
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, podYAML(name, `
+  restartPolicy: Never
+  processes:
+  - name: app
+    command: [sh, -c, "echo one; echo two; echo three; echo four"]
+`)))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	n := len(got)
+	mu.Unlock()
+	if n != 4 {
+		t.Errorf("the pod ended with %d of its 4 lines delivered (%v)", n, got)
+	}
 }

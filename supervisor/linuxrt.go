@@ -296,5 +296,8 @@ func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, s
 		pr.cg.WaitEmpty(drainTimeout)
 	}
 	waitDrained(run.drained)
+	if q := p.sv.outq; q != nil {
+		q.caughtUp(drainTimeout)
+	}
 	p.post(pod.Input{Kind: pod.InExited, Proc: i, Run: runNo, Exit: ex, At: st.at, Message: msg})
 }

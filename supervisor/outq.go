@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +30,10 @@ type outputQueue struct {
 	dropped int64 // since the last report
 	closed  bool
 	idle    chan struct{} // closed when the queue is empty and not busy
+	// pushed counts the lines queued, delivered those handed to the
+	// OutputFunc (see caughtUp).
+	pushed    uint64
+	delivered atomic.Uint64
 }
 
 func newOutputQueue(out OutputFunc, log zerolog.Logger) *outputQueue {
@@ -50,6 +55,7 @@ func (q *outputQueue) push(lines []Line) {
 		l.Text = append([]byte(nil), l.Text...)
 		q.lines = append(q.lines, l)
 		q.bytes += len(l.Text)
+		q.pushed++
 	}
 	q.wake.Signal()
 }
@@ -89,6 +95,7 @@ func (q *outputQueue) run() {
 		}
 		for _, l := range batch {
 			q.out(l)
+			q.delivered.Add(1)
 		}
 		q.mu.Lock()
 		q.busy = false
@@ -97,6 +104,33 @@ func (q *outputQueue) run() {
 			// Only drops to report, rate-limited: do not spin.
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+}
+
+// caughtUp waits until the lines queued so far have been handed to the
+// OutputFunc, so that an exit reaches the embedder after its process's
+// last lines; it gives up when the OutputFunc makes no progress for 100 ms
+// (it blocks: `up | less`) or after limit, for an exit must not wait on
+// the embedder's output.
+func (q *outputQueue) caughtUp(limit time.Duration) {
+	q.mu.Lock()
+	mark := q.pushed
+	q.mu.Unlock()
+	deadline := time.Now().Add(limit)
+	last, lastMove := q.delivered.Load(), time.Now()
+	for delay := 100 * time.Microsecond; ; delay = min(delay*2, 10*time.Millisecond) {
+		d := q.delivered.Load()
+		if d >= mark {
+			return
+		}
+		now := time.Now()
+		if d != last {
+			last, lastMove = d, now
+		}
+		if now.Sub(lastMove) > 100*time.Millisecond || now.After(deadline) {
+			return
+		}
+		time.Sleep(delay)
 	}
 }
 
