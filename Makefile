@@ -80,6 +80,14 @@ uninstall:
 test-systemd: build
 	test/systemd/run.sh
 
+# The root tests on a pure cgroup v2 kernel (cgroup_no_v1=all): Debian's
+# kernel booted in a qemu VM under software emulation (no kvm needed), with
+# the tests as the guest's work. Needs root; installs qemu-system-x86 and
+# debootstrap, caches the root filesystem. See test/v2/README.md.
+.PHONY: test-v2
+test-v2: build
+	test/v2/run.sh
+
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
