@@ -38,6 +38,8 @@ func smallRoot(t *testing.T, size int) string {
 }
 
 // fill writes a file until the filesystem is full and returns its path.
+// A state save under way may free blocks as it replaces the old state
+// file: the file is topped up once the saves have settled.
 func fill(t *testing.T, dir string) string {
 	t.Helper()
 	f, err := os.Create(filepath.Join(dir, "filler"))
@@ -46,14 +48,26 @@ func fill(t *testing.T, dir string) string {
 	}
 	defer f.Close()
 	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
+	for round := 0; round < 2; round++ {
+		for {
+			if _, err := f.Write(buf); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatal(err)
+				}
+				break
 			}
-			return f.Name()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Smaller writes take the last partial blocks.
+	for _, n := range []int{1024, 256, 64, 16, 1} {
+		for {
+			if _, err := f.Write(buf[:n]); err != nil {
+				break
+			}
 		}
 	}
+	return f.Name()
 }
 
 // A change of desired state that cannot be saved fails with the reason
