@@ -3,6 +3,7 @@ package pod
 import (
 	"bytes"
 	"encoding"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -292,6 +293,8 @@ func isDecimalInt(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
 func decodeStruct(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 	if n.Kind != yaml.MappingNode {
 		if path == "" {
@@ -315,6 +318,8 @@ func decodeStruct(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 		fp := join(path, key)
 		idx, ok := fields[key]
 		switch {
+		case ok && t.Field(idx).Type == rawMessageType:
+			errs.add(fp, "set by podvisor: not allowed in a pod file")
 		case !ok:
 			errs.add(fp, "unknown field %s", quote(key))
 		case seen[key]:

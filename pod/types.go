@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -19,14 +20,29 @@ type Pod struct {
 	Kind       string   `json:"kind"`
 	Metadata   Metadata `json:"metadata"`
 	Spec       Spec     `json:"spec"`
+	// Kubernetes is the Kubernetes object (a v1 Pod, JSON) the pod was made
+	// from, kept to answer in Kubernetes' shape; set by podvisor, never
+	// read from a pod file.
+	Kubernetes json.RawMessage `json:"kubernetes,omitempty"`
 }
 
 // Metadata names a pod.
 type Metadata struct {
-	// Name is a lowercase RFC 1123 label of at most 63 characters.
+	// Name is a lowercase RFC 1123 subdomain (labels joined by dots) of at
+	// most 253 characters, as Kubernetes names are.
 	Name string `json:"name"`
+	// Namespace is the Kubernetes namespace of a pod made from a Kubernetes
+	// manifest ("default" when the manifest names none); empty for a
+	// podvisor/v1 pod. It is kept for the downward API and the status; two
+	// pods of one name in different namespaces are still one name here.
+	Namespace string `json:"namespace,omitempty"`
+	// UID identifies this incarnation of the pod (the downward API's
+	// metadata.uid). Given a random value at create when empty.
+	UID string `json:"uid,omitempty"`
 	// Labels are free-form key/value pairs for people and tools.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations are free-form key/value pairs for tools.
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // RestartPolicy says which exits are followed by a restart.
@@ -63,10 +79,45 @@ type Spec struct {
 	// Hostname is the pod's host name in its own UTS namespace. Default
 	// metadata.name.
 	Hostname string `json:"hostname,omitempty"`
+	// Subdomain, with the namespace, makes the pod's domain name:
+	// <hostname>.<subdomain>.<namespace>.svc.<cluster domain>, as in
+	// Kubernetes; /etc/hosts in the pod names it.
+	Subdomain string `json:"subdomain,omitempty"`
+	// SetHostnameAsFQDN makes the kernel host name the fully qualified name.
+	SetHostnameAsFQDN *bool `json:"setHostnameAsFQDN,omitempty"`
 	// Network is "pod" (default) or "host".
 	Network NetworkMode `json:"network,omitempty"`
+	// HostIPC leaves the pod in the host's IPC namespace.
+	HostIPC bool `json:"hostIPC,omitempty"`
+	// HostPID is the default: the pod's processes see the host's processes.
+	// It is refused together with ShareProcessNamespace.
+	HostPID bool `json:"hostPID,omitempty"`
+	// ShareProcessNamespace gives the pod a PID namespace of its own, with a
+	// small init as its PID 1 that reaps, and a /proc of that namespace in
+	// every process's view.
+	ShareProcessNamespace *bool `json:"shareProcessNamespace,omitempty"`
 	// Resources limits the whole pod (its cgroup).
 	Resources Resources `json:"resources"`
+	// Volumes are what processes can mount (volumeMounts).
+	Volumes []Volume `json:"volumes,omitempty"`
+	// PrivateTmp gives the pod a /tmp of its own, shared by its processes
+	// and removed with the pod. Default true.
+	PrivateTmp *bool `json:"privateTmp,omitempty"`
+	// HostAliases are added to the pod's /etc/hosts.
+	HostAliases []HostAlias `json:"hostAliases,omitempty"`
+	// DNSPolicy: "None" makes /etc/resolv.conf from DNSConfig alone; any
+	// other value (the default, "Default", "ClusterFirst",
+	// "ClusterFirstWithHostNet") starts from the host's.
+	DNSPolicy string `json:"dnsPolicy,omitempty"`
+	// DNSConfig adds to (or, with DNSPolicy None, makes) the pod's
+	// /etc/resolv.conf.
+	DNSConfig *DNSConfig `json:"dnsConfig,omitempty"`
+	// SecurityContext holds the pod-level security settings, defaults for
+	// every process.
+	SecurityContext *PodSecurityContext `json:"securityContext,omitempty"`
+	// ActiveDeadlineSeconds stops the pod this long after it started; it
+	// then ends Failed with reason DeadlineExceeded.
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 	// InitProcesses run one after the other before the app processes; each
 	// must exit 0.
 	InitProcesses []Process `json:"initProcesses,omitempty"`
@@ -94,9 +145,28 @@ const (
 	DefaultGracePeriod  = 30
 )
 
-// Resources holds a cgroup's limits.
+// Resources holds a cgroup's limits and requests.
 type Resources struct {
 	Limits Limits `json:"limits"`
+	// Requests become the cgroup's CPU weight (cpu.weight, cpu.shares) and
+	// memory protection (memory.low, cgroup v2), and set the QoS class.
+	Requests Requests `json:"requests,omitzero"`
+}
+
+// Requests are what a process or pod is guaranteed, in Kubernetes quantity
+// syntax. A nil field means no request.
+type Requests struct {
+	// CPU in cores; sets the CPU weight as kubelet does.
+	CPU *Quantity `json:"cpu,omitempty"`
+	// Memory in bytes; sets memory.low on cgroup v2.
+	Memory *Quantity `json:"memory,omitempty"`
+	// EphemeralStorage is accepted; only limits cap emptyDir volumes.
+	EphemeralStorage *Quantity `json:"ephemeral-storage,omitempty"`
+}
+
+// Empty reports whether no request is set.
+func (r Requests) Empty() bool {
+	return r.CPU == nil && r.Memory == nil && r.EphemeralStorage == nil
 }
 
 // Limits are cgroup limits in Kubernetes quantity syntax. A nil field means
@@ -108,9 +178,14 @@ type Limits struct {
 	Memory *Quantity `json:"memory,omitempty"`
 	// Pids is the maximum number of tasks.
 	Pids *int64 `json:"pids,omitempty"`
+	// EphemeralStorage caps each emptyDir volume of the pod (on disk: the
+	// sum of its files, checked as kubelet's eviction does; in memory: the
+	// tmpfs size).
+	EphemeralStorage *Quantity `json:"ephemeral-storage,omitempty"`
 }
 
-// Empty reports whether no limit is set.
+// Empty reports whether no cgroup limit is set (EphemeralStorage is not a
+// cgroup limit).
 func (l Limits) Empty() bool { return l.CPU == nil && l.Memory == nil && l.Pids == nil }
 
 // EnvVar is one environment variable.
@@ -160,6 +235,17 @@ type Process struct {
 	DependsOn []Dependency `json:"dependsOn,omitempty"`
 	// RestartPolicyRules decide by exit code, before the restart policy.
 	RestartPolicyRules []RestartRule `json:"restartPolicyRules,omitempty"`
+	// VolumeMounts put the pod's volumes into this process's view of the
+	// filesystem.
+	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
+	// SecurityContext overrides the pod's for this process.
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
+	// Stdin keeps the process's standard input open (a pipe that podvisor
+	// holds) instead of /dev/null.
+	Stdin bool `json:"stdin,omitempty"`
+	// TTY gives the process a pseudo-terminal as its standard input, output
+	// and error.
+	TTY bool `json:"tty,omitempty"`
 }
 
 // Argv is Command followed by Args.

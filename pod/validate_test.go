@@ -46,9 +46,9 @@ func TestLoadInvalid(t *testing.T) {
 		},
 		{
 			name:  "unknown metadata field",
-			doc:   "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: web, namespace: x}\nspec: {processes: [{name: a, command: [x]}]}\n",
-			field: "metadata.namespace",
-			exact: `metadata.namespace: unknown field "namespace"`,
+			doc:   "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: web, generation: 3}\nspec: {processes: [{name: a, command: [x]}]}\n",
+			field: "metadata.generation",
+			exact: `metadata.generation: unknown field "generation"`,
 		},
 		{
 			name:  "unknown limits field",
