@@ -3,6 +3,7 @@ package pod
 import (
 	"bytes"
 	"encoding"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -211,6 +212,16 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 	case reflect.Struct:
 		decodeStruct(n, v, path, errs)
 	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			// Bytes are base64, as in encoding/json and Kubernetes.
+			b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(n.Value), ""))
+			if n.Kind != yaml.ScalarNode || err != nil {
+				errs.add(path, "must be base64-encoded data")
+				return
+			}
+			v.SetBytes(b)
+			return
+		}
 		if n.Kind != yaml.SequenceNode {
 			errs.add(path, "must be a list")
 			return

@@ -131,6 +131,7 @@ spec:
   terminationGracePeriodSeconds: 5
   hostname: box
   network: host
+  privateTmp: false
   processes: [{name: a, command: [x], workingDir: /tmp, stopSignal: SIGINT}]
 `))
 	if err != nil {

@@ -32,7 +32,7 @@ func TestLoadEdgeCases(t *testing.T) {
 
 func TestBadNameReportedOnce(t *testing.T) {
 	_, err := pod.Load([]byte("apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: Web_Server}\nspec:\n  processes: [{name: a, command: [x]}]\n"))
-	if err == nil || err.Error() != `metadata.name: "Web_Server" is not a lowercase RFC 1123 label` {
+	if err == nil || err.Error() != `metadata.name: "Web_Server" is not a lowercase RFC 1123 subdomain` {
 		t.Fatalf("got %v", err)
 	}
 	// An explicit bad hostname is its own problem.

@@ -50,7 +50,7 @@ spec:
 	// cpu millicores: 500 memory bytes: 268435456
 	// app: ["sh" "-c" "echo hi"] in /, stop with SIGTERM
 	// spec.processes[0].comand: unknown field "comand"
-	// metadata.name: "Web_Server" is not a lowercase RFC 1123 label
+	// metadata.name: "Web_Server" is not a lowercase RFC 1123 subdomain
 	// spec.processes[0].command: required: at least the program
 	// true
 }

@@ -200,3 +200,6 @@ func (q *Quantity) UnmarshalText(b []byte) error {
 	*q = v
 	return nil
 }
+
+// Cmp compares q with r: -1 when q < r, 0 when equal, +1 when q > r.
+func (q Quantity) Cmp(r Quantity) int { return q.rat().Cmp(r.rat()) }

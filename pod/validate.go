@@ -37,7 +37,11 @@ func (p *Pod) SetDefaults() {
 		s.TerminationGracePeriodSeconds = &g
 	}
 	if s.Hostname == "" {
-		s.Hostname = p.Metadata.Name
+		s.Hostname = DefaultHostname(p.Metadata.Name)
+	}
+	if s.PrivateTmp == nil {
+		t := true
+		s.PrivateTmp = &t
 	}
 	if s.Network == "" {
 		s.Network = NetworkPod
@@ -61,17 +65,46 @@ func (p *Pod) SetDefaults() {
 	}
 }
 
-var labelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+var (
+	labelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	subdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
 
 // IsLabel reports whether s is a lowercase RFC 1123 label of at most 63
-// characters: the rule for pod and process names.
+// characters: the rule for process, volume and port names.
 func IsLabel(s string) bool { return len(s) <= 63 && labelRE.MatchString(s) }
+
+// IsName reports whether s is a lowercase RFC 1123 subdomain of at most 253
+// characters (labels joined by dots): the rule for pod names, as for
+// Kubernetes object names.
+func IsName(s string) bool { return len(s) <= 253 && subdomainRE.MatchString(s) }
+
+// DefaultHostname is the host name of a pod that sets none: its name, cut to
+// 63 characters without a trailing dot or dash, as kubelet does.
+func DefaultHostname(name string) string {
+	if len(name) > 63 {
+		name = strings.TrimRight(name[:63], "-.")
+	}
+	return name
+}
 
 // ValidateName checks a pod name; the error names the field "metadata.name".
 func ValidateName(name string) error {
 	var errs ErrorList
-	validateLabel(&errs, "metadata.name", name)
+	validateName(&errs, "metadata.name", name)
 	return errs.orNil()
+}
+
+func validateName(errs *ErrorList, field, s string) {
+	switch {
+	case s == "":
+		errs.add(field, "required")
+	case !noNUL(errs, field, s):
+	case len(s) > 253:
+		errs.add(field, "must be at most 253 characters, got %d", len(s))
+	case !IsName(s):
+		errs.add(field, "%s is not a lowercase RFC 1123 subdomain", quote(s))
+	}
 }
 
 func validateLabel(errs *ErrorList, field, s string) {
@@ -107,7 +140,14 @@ func (p *Pod) Validate() error {
 	case p.Kind != Kind:
 		errs.add("kind", "unsupported value %s: must be %q", quote(p.Kind), Kind)
 	}
-	validateLabel(&errs, "metadata.name", p.Metadata.Name)
+	validateName(&errs, "metadata.name", p.Metadata.Name)
+	if p.Metadata.Namespace != "" {
+		validateLabel(&errs, "metadata.namespace", p.Metadata.Namespace)
+	}
+	if u := p.Metadata.UID; u != "" && noNUL(&errs, "metadata.uid", u) && len(u) > 128 {
+		errs.add("metadata.uid", "must be at most 128 characters, got %d", len(u))
+	}
+	validateAnnotations(&errs, p.Metadata.Annotations)
 	for _, k := range slices.Sorted(maps.Keys(p.Metadata.Labels)) {
 		v := p.Metadata.Labels[k]
 		field := fmt.Sprintf("metadata.labels[%q]", k)
@@ -137,18 +177,21 @@ func (p *Pod) Validate() error {
 	} else if _, err := GracePeriod(*g); err != nil {
 		errs.add("spec.terminationGracePeriodSeconds", "%s", err.(*FieldError).Detail)
 	}
-	if s.Hostname != "" {
-		validateLabel(&errs, "spec.hostname", s.Hostname)
+	if s.Hostname != "" && noNUL(&errs, "spec.hostname", s.Hostname) {
+		if len(s.Hostname) > 63 || !IsName(s.Hostname) {
+			errs.add("spec.hostname", "%s is not a host name: lowercase RFC 1123 labels joined by dots, at most 63 characters", quote(s.Hostname))
+		}
 	}
 	if s.Network != NetworkPod && s.Network != NetworkHost {
 		errs.add("spec.network", "unsupported value %s: must be pod or host", quote(string(s.Network)))
 	}
-	validateLimits(&errs, "spec.resources.limits", s.Resources.Limits)
+	validateResources(&errs, "spec.resources", s.Resources)
+	x := newSpecIndex(s)
+	x.validatePodExtras(&errs)
 	if len(s.Processes) == 0 {
 		errs.add("spec.processes", "required: at least one process")
 	}
 	names := map[string]bool{}
-	x := newSpecIndex(s)
 	for i := range s.InitProcesses {
 		field := fmt.Sprintf("spec.initProcesses[%d]", i)
 		validateProcess(&errs, field, &s.InitProcesses[i], names)
@@ -249,7 +292,8 @@ func validateProcess(errs *ErrorList, field string, p *Process, names map[string
 			errs.add(field+".stopSignal", "unknown signal %s", quote(p.StopSignal))
 		}
 	}
-	validateLimits(errs, field+".resources.limits", p.Resources.Limits)
+	validateResources(errs, field+".resources", p.Resources)
+	validateSecurityContext(errs, field+".securityContext", p.SecurityContext)
 }
 
 var signals = map[string]int{

@@ -20,6 +20,7 @@ func oneProcess(extra string) string {
 
 func TestLoadInvalid(t *testing.T) {
 	long := strings.Repeat("a", 64)
+	tooLong := strings.Repeat("a.", 126) + "ab"
 	tests := []struct {
 		name string
 		doc  string
@@ -199,19 +200,19 @@ func TestLoadInvalid(t *testing.T) {
 			name:  "bad pod name",
 			doc:   "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: Web_Server}\nspec: {hostname: web, processes: [{name: a, command: [x]}]}\n",
 			field: "metadata.name",
-			exact: `metadata.name: "Web_Server" is not a lowercase RFC 1123 label`,
+			exact: `metadata.name: "Web_Server" is not a lowercase RFC 1123 subdomain`,
 		},
 		{
-			name:  "pod name longer than 63",
-			doc:   "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: " + long + "}\nspec: {hostname: web, processes: [{name: a, command: [x]}]}\n",
+			name:  "pod name longer than 253",
+			doc:   "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: " + tooLong + "}\nspec: {hostname: web, processes: [{name: a, command: [x]}]}\n",
 			field: "metadata.name",
-			exact: `metadata.name: "` + long + `" is not a lowercase RFC 1123 label`,
+			exact: `metadata.name: must be at most 253 characters, got 254`,
 		},
 		{
 			name:   "pod name ending in a dash",
 			doc:    "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: web-}\nspec: {hostname: web, processes: [{name: a, command: [x]}]}\n",
 			field:  "metadata.name",
-			detail: "is not a lowercase RFC 1123 label",
+			detail: "is not a lowercase RFC 1123 subdomain",
 		},
 		{
 			name:  "missing pod name",
@@ -369,13 +370,13 @@ func TestLoadInvalid(t *testing.T) {
 			name:  "bad hostname",
 			doc:   withSpec("  hostname: Web.Server\n  processes: [{name: a, command: [x]}]\n"),
 			field: "spec.hostname",
-			exact: `spec.hostname: "Web.Server" is not a lowercase RFC 1123 label`,
+			exact: `spec.hostname: "Web.Server" is not a host name: lowercase RFC 1123 labels joined by dots, at most 63 characters`,
 		},
 		{
 			name:   "hostname longer than 63",
 			doc:    withSpec("  hostname: " + long + "\n  processes: [{name: a, command: [x]}]\n"),
 			field:  "spec.hostname",
-			detail: "is not a lowercase RFC 1123 label",
+			detail: "is not a host name",
 		},
 		{
 			name:  "bad network",
@@ -786,7 +787,7 @@ spec:
 	}
 	want := []string{
 		`apiVersion: unsupported value "v2": must be "podvisor/v1"`,
-		`metadata.name: "Bad" is not a lowercase RFC 1123 label`,
+		`metadata.name: "Bad" is not a lowercase RFC 1123 subdomain`,
 		`metadata.labels["a"]: invalid label value "-"`,
 		`metadata.labels["b"]: invalid label value "x y"`,
 		`spec.restartPolicy: unsupported value "Often": must be Always, OnFailure or Never`,
@@ -987,28 +988,31 @@ func TestValidSpecs(t *testing.T) {
 }
 
 func TestValidateName(t *testing.T) {
-	for _, name := range []string{"a", "web", "web-1", "1", "a-b-c", strings.Repeat("x", 63)} {
+	for _, name := range []string{"a", "web", "web-1", "1", "a-b-c", strings.Repeat("x", 63), "web.server", strings.Repeat("x", 64), strings.Repeat("a.", 126) + "a"} {
 		if err := pod.ValidateName(name); err != nil {
 			t.Errorf("ValidateName(%q) = %v", name, err)
 		}
-		if !pod.IsLabel(name) {
-			t.Errorf("IsLabel(%q) = false", name)
+		if !pod.IsName(name) {
+			t.Errorf("IsName(%q) = false", name)
 		}
 	}
-	for _, name := range []string{"Web", "web_server", "-web", "web-", "web.server", "a b", "é", strings.Repeat("x", 64)} {
+	for _, name := range []string{"Web", "web_server", "-web", "web-", "web.", ".web", "web..server", "a b", "é", strings.Repeat("x", 254)} {
 		err := pod.ValidateName(name)
 		if err == nil {
 			t.Errorf("ValidateName(%q) = nil", name)
 			continue
 		}
-		want := `metadata.name: "` + name + `" is not a lowercase RFC 1123 label`
+		want := `metadata.name: "` + name + `" is not a lowercase RFC 1123 subdomain`
+		if len(name) > 253 {
+			want = "metadata.name: must be at most 253 characters, got 254"
+		}
 		if err.Error() != want {
 			t.Errorf("ValidateName(%q) = %q, want %q", name, err, want)
 		}
 		if !errors.Is(err, pod.ErrInvalid) {
 			t.Errorf("ValidateName(%q) does not match ErrInvalid", name)
 		}
-		if pod.IsLabel(name) {
+		if pod.IsName(name) {
 			t.Errorf("IsLabel(%q) = true", name)
 		}
 	}

@@ -68,8 +68,11 @@ type FilesVolume struct {
 type FileItem struct {
 	// Path is relative, without "..", and unique in the volume.
 	Path string `json:"path"`
-	// Data is the file's content, as bytes (base64 in JSON).
-	Data []byte `json:"data"`
+	// Data is the file's content as text.
+	Data string `json:"data,omitempty"`
+	// BinaryData is the file's content as bytes (base64), for content that
+	// is not UTF-8 text; set instead of Data.
+	BinaryData []byte `json:"binaryData,omitempty"`
 	// Mode is the file's permission bits. Default 0644.
 	Mode *int32 `json:"mode,omitempty"`
 }

@@ -200,7 +200,7 @@ func (s *Supervisor) recoverPod(name string) error {
 	dir := s.podDir(name)
 	log := s.opts.Logger.With().Str("pod", name).Logger()
 	store.CleanTemp(dir)
-	if !pod.IsLabel(name) {
+	if !pod.IsName(name) {
 		q, qerr := s.quarantine(dir, name)
 		log.Error().Str("moved", q).Msg("not a pod directory: quarantined")
 		return errors.Join(fmt.Errorf("pods/%s: not a pod name", name), qerr)

@@ -104,7 +104,7 @@ spec:
 		t.Errorf("exit code %d, want 1", code)
 	}
 	for _, want := range []string{
-		`metadata.name: "Web_Server" is not a lowercase RFC 1123 label`,
+		`metadata.name: "Web_Server" is not a lowercase RFC 1123 subdomain`,
 		`spec.processes[0].comand: unknown field "comand"`,
 		`spec.resources.limits.memory: invalid quantity "lots"`,
 	} {

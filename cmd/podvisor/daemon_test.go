@@ -291,7 +291,7 @@ func TestDaemonBadInput(t *testing.T) {
 	defer d.stop(t)
 	bad := writeFile(t, "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec:\n  processes:\n  - {name: a, comand: [x]}\n")
 	_, stderr, code := c.pv(t, "run", bad)
-	if code != 1 || !strings.Contains(stderr, `metadata.name: "Bad_Name" is not a lowercase RFC 1123 label`) || !strings.Contains(stderr, `spec.processes[0].comand: unknown field "comand"`) {
+	if code != 1 || !strings.Contains(stderr, `metadata.name: "Bad_Name" is not a lowercase RFC 1123 subdomain`) || !strings.Contains(stderr, `spec.processes[0].comand: unknown field "comand"`) {
 		t.Errorf("bad spec: %d %q", code, stderr)
 	}
 	// The same through the Go client: a 400 that matches pod.ErrInvalid.
