@@ -25,6 +25,13 @@ type Limits struct {
 	MemoryBytes int64
 	// Pids is the maximum number of tasks.
 	Pids int64
+	// CPUShares is the CPU weight in cgroup v1 shares (1024 = one core's
+	// request, as kubelet computes it); cgroup v2 gets the equivalent
+	// cpu.weight. Zero leaves the kernel's default.
+	CPUShares uint64
+	// MemoryLow protects this much memory from reclaim (memory.low); cgroup
+	// v2 only, as in Kubernetes (cgroup v1 has no equivalent).
+	MemoryLow int64
 }
 
 // cfsPeriod is the CFS period podvisor uses, in microseconds (the kernel's
@@ -49,7 +56,16 @@ func (l Limits) resources() *occ.Resources {
 	if l.Pids > 0 {
 		r.PidsLimit = &l.Pids
 	}
+	if l.CPUShares > 0 {
+		r.CpuShares = l.CPUShares
+	}
 	return r
+}
+
+// SharesOf converts a CPU request in millicores to cgroup v1 shares, as
+// kubelet does (at least 2).
+func SharesOf(milli int64) uint64 {
+	return uint64(max(milli*1024/1000, 2))
 }
 
 // Group is one cgroup, in every hierarchy podvisor uses.
@@ -140,6 +156,9 @@ func (g *Group) create(l Limits) error {
 		}
 	} else if l.MemoryBytes > 0 {
 		r.MemorySwap = l.MemoryBytes
+	}
+	if l.MemoryLow > 0 && g.h.Mode == Unified {
+		r.MemoryReservation = l.MemoryLow
 	}
 	return g.mgr.Set(r)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -40,6 +41,25 @@ func (p Paths) byName(name string) string {
 	}
 }
 
+// Options say which namespaces Create makes and how it sets them up.
+type Options struct {
+	// Hostname is set in the new UTS namespace.
+	Hostname string
+	// HostNet: no network namespace (the host's is used).
+	HostNet bool
+	// HostIPC: no IPC namespace (the host's is used).
+	HostIPC bool
+	// Sysctls are written in the new namespaces (/proc/sys seen from
+	// them): only parameters that are per network or IPC namespace make
+	// sense here. Names use dots ("net.ipv4.ip_forward") or slashes.
+	Sysctls []Sysctl
+}
+
+// Sysctl is one kernel parameter and its value.
+type Sysctl struct {
+	Name, Value string
+}
+
 // Create makes new namespaces and bind-mounts them on files in dir (which it
 // creates, mode 0700, as dir's parent when missing): dir/net (unless
 // hostNet), dir/ipc and dir/uts. The new UTS namespace gets hostname; the
@@ -47,6 +67,14 @@ func (p Paths) byName(name string) string {
 // shared bind mount of itself first, so that unmounts propagate to copies
 // of it in other mount namespaces. On error nothing is left.
 func Create(dir, hostname string, hostNet bool) (p Paths, err error) {
+	return CreateWith(dir, Options{Hostname: hostname, HostNet: hostNet})
+}
+
+// CreateWith is Create with every option: the IPC namespace too may be the
+// host's, and sysctls are set in the new namespaces. On error nothing is
+// left.
+func CreateWith(dir string, o Options) (p Paths, err error) {
+	hostname, hostNet := o.Hostname, o.HostNet
 	if err := ensureSharedMount(filepath.Dir(dir)); err != nil {
 		return Paths{}, err
 	}
@@ -58,8 +86,12 @@ func Create(dir, hostname string, hostNet bool) (p Paths, err error) {
 			_ = Remove(dir)
 		}
 	}()
-	flags := unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
-	p = Paths{IPC: filepath.Join(dir, "ipc"), UTS: filepath.Join(dir, "uts")}
+	flags := unix.CLONE_NEWUTS
+	p = Paths{UTS: filepath.Join(dir, "uts")}
+	if !o.HostIPC {
+		flags |= unix.CLONE_NEWIPC
+		p.IPC = filepath.Join(dir, "ipc")
+	}
 	if !hostNet {
 		flags |= unix.CLONE_NEWNET
 		p.Net = filepath.Join(dir, "net")
@@ -74,7 +106,7 @@ func Create(dir, hostname string, hostNet bool) (p Paths, err error) {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		err, restored := createOnThread(p, flags, hostname)
+		err, restored := createOnThread(p, flags, hostname, o.Sysctls)
 		if restored {
 			runtime.UnlockOSThread()
 		}
@@ -97,7 +129,7 @@ func touch(path string) error {
 
 // createOnThread runs on a locked thread: unshare, configure, bind-mount, and
 // join the host namespaces again.
-func createOnThread(p Paths, flags int, hostname string) (err error, restored bool) {
+func createOnThread(p Paths, flags int, hostname string, sysctls []Sysctl) (err error, restored bool) {
 	host, err := hostNamespaces()
 	if err != nil {
 		return err, true
@@ -120,6 +152,11 @@ func createOnThread(p Paths, flags int, hostname string) (err error, restored bo
 			return err, false
 		}
 	}
+	for _, sc := range sysctls {
+		if err := writeSysctl(sc); err != nil {
+			return err, false
+		}
+	}
 	for _, k := range kinds {
 		if f := p.byName(k.name); f != "" {
 			src := "/proc/thread-self/ns/" + k.name
@@ -129,6 +166,34 @@ func createOnThread(p Paths, flags int, hostname string) (err error, restored bo
 		}
 	}
 	return nil, false
+}
+
+// writeSysctl sets a kernel parameter as seen from the calling thread's
+// namespaces.
+func writeSysctl(sc Sysctl) error {
+	name := sc.Name
+	if !strings.Contains(name, "/") {
+		name = strings.ReplaceAll(name, ".", "/")
+	}
+	if name == "" || strings.Contains(name, "..") || strings.HasPrefix(name, "/") {
+		return fmt.Errorf("sysctl %q: invalid name", sc.Name)
+	}
+	path := "/proc/sys/" + name
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sysctl %s: no such parameter in this kernel", sc.Name)
+		}
+		return fmt.Errorf("sysctl %s: %w", sc.Name, err)
+	}
+	_, err = f.WriteString(sc.Value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sysctl %s=%q: %w", sc.Name, sc.Value, err)
+	}
+	return nil
 }
 
 // loopbackUp sets IFF_UP on lo in the calling thread's network namespace.

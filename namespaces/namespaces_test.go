@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -143,4 +144,90 @@ func TestHostNetworkAndFailure(t *testing.T) {
 	if err := Release(base); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSysctlsAndHostIPC: sysctls land in the pod's namespaces and not the
+// host's; with HostIPC no IPC namespace is made; a sysctl the kernel lacks
+// fails the Create and leaves nothing.
+func TestSysctlsAndHostIPC(t *testing.T) {
+	requireRoot(t)
+	base := filepath.Join(t.TempDir(), "ns")
+	defer Release(base)
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	hostPing := read("/proc/sys/net/ipv4/ping_group_range")
+	hostShm := read("/proc/sys/kernel/shm_rmid_forced")
+	p, err := CreateWith(filepath.Join(base, "s"), Options{Hostname: "s", Sysctls: []Sysctl{
+		{Name: "net.ipv4.ping_group_range", Value: "0 2147483647"},
+		{Name: "kernel/shm_rmid_forced", Value: "1"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Remove(filepath.Join(base, "s"))
+	h, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	type got struct {
+		ping, shm string
+		err       error
+	}
+	c := make(chan got)
+	go func() {
+		runtime.LockOSThread()
+		leave, err := h.Enter()
+		if err != nil {
+			c <- got{err: err}
+			return
+		}
+		var g got
+		b, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+		g.ping = string(b)
+		b, _ = os.ReadFile("/proc/sys/kernel/shm_rmid_forced")
+		g.shm = string(b)
+		if err := leave(); err == nil {
+			runtime.UnlockOSThread()
+		}
+		c <- g
+	}()
+	g := <-c
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	if g.ping != "0\t2147483647\n" || g.shm != "1\n" {
+		t.Errorf("in the pod: ping_group_range %q, shm_rmid_forced %q", g.ping, g.shm)
+	}
+	if read("/proc/sys/net/ipv4/ping_group_range") != hostPing || read("/proc/sys/kernel/shm_rmid_forced") != hostShm {
+		t.Error("a pod's sysctl changed the host's")
+	}
+
+	q, err := CreateWith(filepath.Join(base, "hipc"), Options{Hostname: "h", HostIPC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.IPC != "" || !pathMissing(filepath.Join(base, "hipc", "ipc")) {
+		t.Errorf("host IPC pod got an IPC namespace file: %+v", q)
+	}
+	if err := Remove(filepath.Join(base, "hipc")); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := CreateWith(filepath.Join(base, "bad"), Options{Hostname: "b", Sysctls: []Sysctl{{Name: "net.ipv4.no_such_knob", Value: "1"}}}); err == nil || !strings.Contains(err.Error(), "no such parameter") {
+		t.Errorf("unknown sysctl: %v", err)
+	}
+	if !pathMissing(filepath.Join(base, "bad")) {
+		t.Error("a failed Create left its directory")
+	}
+}
+
+func pathMissing(p string) bool {
+	_, err := os.Lstat(p)
+	return os.IsNotExist(err)
 }

@@ -13,6 +13,8 @@ type Exit struct {
 	OOMKilled bool
 	// StartFailed: the process could not be started at all.
 	StartFailed bool
+	// ConfigError (with StartFailed): its configuration forbids the start.
+	ConfigError bool
 	// Killed: a stop SIGKILLed it after the grace period.
 	Killed bool
 	// HookFailed: it was stopped because its postStart hook failed.
@@ -27,6 +29,8 @@ func (e Exit) Succeeded() bool {
 // Reason is the Terminated reason for this exit.
 func (e Exit) Reason() string {
 	switch {
+	case e.StartFailed && e.ConfigError:
+		return ReasonCreateContainerConfigError
 	case e.StartFailed:
 		return ReasonStartError
 	case e.HookFailed:

@@ -100,7 +100,8 @@ type ActionKind uint8
 
 // The actions.
 const (
-	// ActStart: start run Run of Proc; report InSpawned or InSpawnFailed.
+	// ActStart: start run Run of Proc; report InSpawned or InSpawnFailed
+	// (with Exit.ConfigError when its configuration forbids the start).
 	ActStart ActionKind = iota + 1
 	// ActSignal: send Signal to run Run of Proc.
 	ActSignal
@@ -314,7 +315,7 @@ func (m *Machine) Step(in Input, now time.Time) []Action {
 		m.spawned(in, now)
 	case InSpawnFailed:
 		if p := m.current(in); p != nil {
-			m.exited(in.Proc, Exit{Code: 128, StartFailed: true}, in.Message, now, now)
+			m.exited(in.Proc, Exit{Code: 128, StartFailed: true, ConfigError: in.Exit.ConfigError}, in.Message, now, now)
 		}
 	case InExited:
 		if p := m.current(in); p != nil {
@@ -528,7 +529,7 @@ func (m *Machine) exited(i int, ex Exit, msg string, at, now time.Time) {
 		p.succeeded = true
 	}
 	if ex.StartFailed {
-		m.publish(Event{Type: EventStartFailed, Process: p.spec.Name, Reason: ReasonStartError, Message: msg})
+		m.publish(Event{Type: EventStartFailed, Process: p.spec.Name, Reason: t.Reason, Message: msg})
 	} else {
 		e := Event{Type: EventExited, Process: p.spec.Name, ExitCode: &code, Reason: t.Reason, Message: msg}
 		if ex.Signal != 0 {

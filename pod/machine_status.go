@@ -42,6 +42,11 @@ func (p *proc) status() ProcessStatus {
 		ps.LastState.Terminated = p.last
 	case psBackOff:
 		ps.State, ps.Reason = StateWaiting, ReasonCrashLoopBackOff
+		if p.last.Reason == ReasonCreateContainerConfigError {
+			// As kubelet: the process waits with the configuration error,
+			// not a crash loop (it never ran).
+			ps.Reason = ReasonCreateContainerConfigError
+		}
 		ps.Message = fmt.Sprintf("back-off %s restarting process after %s", p.backoff, p.last.Reason)
 		if p.last.Message != "" {
 			ps.Message += ": " + p.last.Message
@@ -154,7 +159,7 @@ func (m *Machine) Restore(st *Status, now time.Time) {
 			flat.Reason, flat.Message = ReasonError, ""
 			p.last = flat
 		}
-		if p.last != nil && ps.State != StateWaiting || ps.State == StateWaiting && ps.Reason == ReasonCrashLoopBackOff && p.last != nil {
+		if p.last != nil && ps.State != StateWaiting || ps.State == StateWaiting && (ps.Reason == ReasonCrashLoopBackOff || ps.Reason == ReasonCreateContainerConfigError) && p.last != nil {
 			p.phase = psDone
 		}
 	}

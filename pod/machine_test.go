@@ -344,6 +344,27 @@ func TestMachineStartFailureBacksOff(t *testing.T) {
 	}
 }
 
+// A start its configuration forbids (runAsNonRoot with a root user) waits
+// with CreateContainerConfigError, as kubelet shows it, and is retried with
+// the back-off.
+func TestMachineConfigErrorWaits(t *testing.T) {
+	s := newSim(t, pod.Spec{RestartPolicy: pod.RestartAlways, Processes: []pod.Process{prc("a")}})
+	s.manualSpawn = true
+	s.start()
+	s.step(pod.Input{Kind: pod.InSpawnFailed, Proc: s.idx("a"), Run: s.run("a"), Exit: pod.Exit{ConfigError: true}, Message: "runAsNonRoot: the process would run as root (uid 0)"})
+	acts := s.step(pod.Input{Kind: pod.InSpawnFailed, Proc: s.idx("a"), Run: s.run("a"), Exit: pod.Exit{ConfigError: true}, Message: "runAsNonRoot: the process would run as root (uid 0)"})
+	if ev := procEvents(acts, pod.EventStartFailed, "a"); len(ev) != 1 || ev[0].Reason != pod.ReasonCreateContainerConfigError {
+		t.Errorf("start failed events %+v", ev)
+	}
+	p := s.ps("a")
+	if p.State != pod.StateWaiting || p.Reason != pod.ReasonCreateContainerConfigError {
+		t.Errorf("a is %s (%s), want waiting with CreateContainerConfigError", p.State, p.Reason)
+	}
+	if p.LastState.Terminated == nil || p.LastState.Terminated.Reason != pod.ReasonCreateContainerConfigError || p.LastState.Terminated.Message == "" {
+		t.Errorf("a lastState %+v", p.LastState.Terminated)
+	}
+}
+
 // ---- Sidecars ----
 
 func TestMachineSidecarStartsInPlace(t *testing.T) {

@@ -55,6 +55,10 @@ const (
 	ReasonOOMKilled = "OOMKilled"
 	// ReasonStartError: the process could not be started; the message says why.
 	ReasonStartError = "StartError"
+	// ReasonCreateContainerConfigError: the process's configuration forbids
+	// its start (runAsNonRoot with a root user, a volume that cannot be
+	// mounted); it is retried with the back-off, as kubelet does.
+	ReasonCreateContainerConfigError = "CreateContainerConfigError"
 	// ReasonKilled: SIGKILLed by a stop after the grace period.
 	ReasonKilled = "Killed"
 )

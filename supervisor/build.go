@@ -107,7 +107,7 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 	// removes them by path, also when their Create failed half-way.
 	cgPath := s.podCgroup(name)
 	undo = append(undo, func() { s.destroyCgroup(cgPath) })
-	if p.cg, err = s.h.Create(cgPath, limitsOf(spec.Spec.Resources.Limits)); err != nil {
+	if p.cg, err = s.h.Create(cgPath, podLimitsOf(&spec.Spec)); err != nil {
 		return nil, fmt.Errorf("pod %q: %w", name, err)
 	}
 	add := func(ps []pod.Process, init bool) error {
@@ -115,7 +115,7 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 			pr := &proc{spec: &ps[i], init: init}
 			prPath := processCgroup(cgPath, pr.spec.Name)
 			undo = append(undo, func() { s.destroyCgroup(prPath) })
-			if pr.cg, err = s.h.Create(prPath, limitsOf(pr.spec.Resources.Limits)); err != nil {
+			if pr.cg, err = s.h.Create(prPath, limitsOf(pr.spec.Resources)); err != nil {
 				return fmt.Errorf("process %q: %w", pr.spec.Name, err)
 			}
 			path := logPath(p.dir, pr.spec.Name)

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podvisor/podvisor/cgroups"
 	"github.com/podvisor/podvisor/pod"
 )
 
@@ -27,7 +28,7 @@ const (
 )
 
 func (r linuxRuntime) prepare() {
-	if err := r.p.execCg.Renew(limitsOf(pod.Limits{})); err != nil {
+	if err := r.p.execCg.Renew(cgroups.Limits{}); err != nil {
 		r.p.log.Warn().Err(err).Msg("renew the exec cgroup")
 	}
 }
@@ -206,7 +207,7 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 		files: []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])},
 		ns:    p.nsh, cg: pr.cg,
 	}
-	if err := pr.cg.Renew(limitsOf(spec.Resources.Limits)); err != nil {
+	if err := pr.cg.Renew(limitsOf(spec.Resources)); err != nil {
 		unix.Close(out[0])
 		unix.Close(out[1])
 		unix.Close(errp[0])

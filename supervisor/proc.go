@@ -104,8 +104,17 @@ func (p *Pod) emitter(pr *proc, stream Stream) func(time.Time, []record) {
 	}
 }
 
-func limitsOf(l pod.Limits) cgroups.Limits {
+// limitsOf is the cgroup of a process or pod with resources r: limits, and
+// requests as kubelet turns them into a CPU weight and memory.low.
+func limitsOf(r pod.Resources) cgroups.Limits {
+	l := r.Limits
 	var c cgroups.Limits
+	if q := r.Requests.CPU; q != nil {
+		c.CPUShares = cgroups.SharesOf(q.Milli())
+	}
+	if q := r.Requests.Memory; q != nil {
+		c.MemoryLow = q.Value()
+	}
 	if l.CPU != nil {
 		c.CPUMilli = l.CPU.Milli()
 	}
@@ -114,6 +123,38 @@ func limitsOf(l pod.Limits) cgroups.Limits {
 	}
 	if l.Pids != nil {
 		c.Pids = *l.Pids
+	}
+	return c
+}
+
+// podLimitsOf is the pod cgroup's: its own resources, with requests that
+// default to the sum of its long-running processes' (apps and sidecars), as
+// kubelet sizes a pod's cgroup.
+func podLimitsOf(s *pod.Spec) cgroups.Limits {
+	c := limitsOf(s.Resources)
+	var milli, mem int64
+	var anyCPU, anyMem bool
+	sum := func(p *pod.Process) {
+		if q := p.Resources.Requests.CPU; q != nil {
+			milli, anyCPU = milli+q.Milli(), true
+		}
+		if q := p.Resources.Requests.Memory; q != nil {
+			mem, anyMem = mem+q.Value(), true
+		}
+	}
+	for i := range s.Processes {
+		sum(&s.Processes[i])
+	}
+	for i := range s.InitProcesses {
+		if s.InitProcesses[i].IsSidecar() {
+			sum(&s.InitProcesses[i])
+		}
+	}
+	if s.Resources.Requests.CPU == nil && anyCPU {
+		c.CPUShares = cgroups.SharesOf(milli)
+	}
+	if s.Resources.Requests.Memory == nil && anyMem {
+		c.MemoryLow = mem
 	}
 	return c
 }
