@@ -39,6 +39,9 @@ const (
 	// EventDependencyFailed: a process will not start, for a dependency
 	// can no longer meet its condition.
 	EventDependencyFailed EventType = "DependencyFailed"
+	// EventDeadlineExceeded: the pod ran past activeDeadlineSeconds and is
+	// being stopped.
+	EventDeadlineExceeded EventType = "DeadlineExceeded"
 )
 
 // Event is one thing that happened to a pod or one of its processes, as

@@ -222,13 +222,14 @@ const (
 )
 
 type winddown struct {
-	goal     goal
-	endPhase Phase
-	endMsg   string
-	deadline time.Time
-	killed   bool
-	exitsDue time.Time
-	draining bool
+	goal      goal
+	endPhase  Phase
+	endMsg    string
+	endReason string
+	deadline  time.Time
+	killed    bool
+	exitsDue  time.Time
+	draining  bool
 }
 
 // Machine is the lifecycle state of one pod. Make one with NewMachine; it
@@ -238,12 +239,15 @@ type Machine struct {
 	name      string
 	phase     Phase
 	message   string
+	reason    string // the pod's phase reason (DeadlineExceeded)
 	startedAt *time.Time
-	procs     []proc
-	nInit     int
-	initIdx   int
-	initDone  bool
-	down      *winddown
+	// activeDeadline is when activeDeadlineSeconds ends the pod's run.
+	activeDeadline time.Time
+	procs          []proc
+	nInit          int
+	initIdx        int
+	initDone       bool
+	down           *winddown
 	// Pod restarts (RestartAllContainers) back off: the streak, and when
 	// the pod restarts while it waits.
 	podStreak    int
@@ -411,6 +415,10 @@ func (m *Machine) begin(now time.Time, restart bool) {
 	t := now
 	m.startedAt = &t
 	m.initIdx, m.initDone, m.down = 0, false, nil
+	m.reason, m.activeDeadline = "", time.Time{}
+	if d := m.spec.ActiveDeadlineSeconds; d != nil {
+		m.activeDeadline = now.Add(time.Duration(*d) * time.Second)
+	}
 	m.emit(Action{Kind: ActPrepare})
 	for i := range m.procs {
 		p := &m.procs[i]

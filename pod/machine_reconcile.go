@@ -31,6 +31,16 @@ func (m *Machine) reconcile(now time.Time) {
 	if m.phase != PhaseInitializing && m.phase != PhaseRunning {
 		return
 	}
+	if !m.activeDeadline.IsZero() && !now.Before(m.activeDeadline) {
+		// activeDeadlineSeconds: the run ends Failed, as kubelet ends it.
+		m.activeDeadline = time.Time{}
+		msg := fmt.Sprintf("Pod was active on the node longer than the specified deadline (%ds)", *m.spec.ActiveDeadlineSeconds)
+		m.publish(Event{Type: EventDeadlineExceeded, Reason: ReasonDeadlineExceeded, Message: msg})
+		m.beginDown(goalEnd, PhaseFailed, msg, now.Add(m.grace()), now)
+		m.down.endReason = ReasonDeadlineExceeded
+		m.windDown(now)
+		return
+	}
 	if !m.podRestartAt.IsZero() {
 		if now.Before(m.podRestartAt) {
 			return
@@ -297,6 +307,7 @@ func (m *Machine) drained(tasks int, now time.Time) {
 		}
 		m.setPhase(PhaseStopped, msg)
 	case goalEnd:
+		m.reason = d.endReason
 		m.setPhase(d.endPhase, d.endMsg)
 	case goalRestart:
 		// Pod restarts back off as process restarts do, so that a rule
@@ -372,6 +383,9 @@ func (m *Machine) NextWake() (next time.Time, ok bool) {
 		}
 	}
 	at(m.podRestartAt)
+	if m.down == nil && (m.phase == PhaseInitializing || m.phase == PhaseRunning) {
+		at(m.activeDeadline)
+	}
 	if d := m.down; d != nil && !d.draining {
 		if !d.killed {
 			at(d.deadline)

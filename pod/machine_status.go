@@ -10,7 +10,7 @@ import (
 // message, start time, the processes' states and the conditions. The
 // engine adds what it alone knows (names, paths, log counters).
 func (m *Machine) Fill(st *Status) {
-	st.Phase, st.Message, st.StartedAt = m.phase, m.message, m.startedAt
+	st.Phase, st.Message, st.Reason, st.StartedAt = m.phase, m.message, m.reason, m.startedAt
 	st.Init = st.Init[:0]
 	st.Processes = st.Processes[:0]
 	for i := range m.procs {
@@ -118,7 +118,7 @@ func (m *Machine) Restore(st *Status, now time.Time) {
 	m.startedAt = st.StartedAt
 	switch st.Phase {
 	case PhaseSucceeded, PhaseFailed, PhasePending:
-		m.phase, m.message = st.Phase, st.Message
+		m.phase, m.message, m.reason = st.Phase, st.Message, st.Reason
 	default:
 		m.phase, m.message = PhaseStopped, ""
 	}

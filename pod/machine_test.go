@@ -1904,3 +1904,47 @@ func TestMachineProbeKillRestartsUnlessNever(t *testing.T) {
 		})
 	}
 }
+
+// activeDeadlineSeconds: at the deadline every process gets its stop
+// signal, and once all are down the pod is Failed with DeadlineExceeded;
+// a restart of the pod (a new start) gets a new deadline.
+func TestMachineActiveDeadline(t *testing.T) {
+	s := newSimStarted(t, pod.Spec{
+		RestartPolicy:                 pod.RestartAlways,
+		TerminationGracePeriodSeconds: i64(5),
+		ActiveDeadlineSeconds:         i64(60),
+		Processes:                     []pod.Process{prc("a"), prc("b")},
+	})
+	s.wantWake(t0.Add(60 * time.Second))
+	acts := s.until(t0.Add(60 * time.Second))
+	if got := s.signalledNames(acts); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("at the deadline signalled %v, want [a b]", got)
+	}
+	if ev := events(acts, pod.EventDeadlineExceeded); len(ev) != 1 || ev[0].Reason != pod.ReasonDeadlineExceeded {
+		t.Errorf("deadline events %+v", ev)
+	}
+	s.signalled("a", 15)
+	acts = s.signalled("b", 15)
+	s.wantCount(acts, pod.ActDrain, "", 1)
+	s.drain(0)
+	var st pod.Status
+	s.m.Fill(&st)
+	if st.Phase != pod.PhaseFailed || st.Reason != pod.ReasonDeadlineExceeded || !strings.Contains(st.Message, "longer than the specified deadline (60s)") {
+		t.Errorf("after the deadline: phase %s reason %q message %q", st.Phase, st.Reason, st.Message)
+	}
+	s.wantNoWake()
+	// The reason survives a daemon restart, and a new start clears it.
+	m2 := pod.NewMachine("web", s.spec, s.now)
+	m2.Restore(&st, s.now)
+	var st2 pod.Status
+	m2.Fill(&st2)
+	if st2.Reason != pod.ReasonDeadlineExceeded || st2.Phase != pod.PhaseFailed {
+		t.Errorf("restored: phase %s reason %q", st2.Phase, st2.Reason)
+	}
+	s.start()
+	s.m.Fill(&st)
+	if st.Reason != "" {
+		t.Errorf("a new start keeps reason %q", st.Reason)
+	}
+	s.wantWake(s.now.Add(60 * time.Second))
+}

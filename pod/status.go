@@ -61,13 +61,19 @@ const (
 	ReasonCreateContainerConfigError = "CreateContainerConfigError"
 	// ReasonKilled: SIGKILLed by a stop after the grace period.
 	ReasonKilled = "Killed"
+	// ReasonDeadlineExceeded: the pod ran past activeDeadlineSeconds and
+	// was stopped (the pod's reason, phase Failed).
+	ReasonDeadlineExceeded = "DeadlineExceeded"
 )
 
 // Status is a pod's observed state. The daemon prints it as JSON.
 type Status struct {
-	Name     string `json:"name"`
-	Phase    Phase  `json:"phase"`
-	Message  string `json:"message"`
+	Name    string `json:"name"`
+	Phase   Phase  `json:"phase"`
+	Message string `json:"message"`
+	// Reason is a word for why the pod is in its phase, when there is one
+	// (DeadlineExceeded), as Kubernetes' status.reason.
+	Reason   string `json:"reason,omitempty"`
 	Hostname string `json:"hostname"`
 	// Cgroup is the pod's cgroup path relative to the cgroup root.
 	Cgroup     string          `json:"cgroup"`

@@ -138,7 +138,7 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 		return nil, err
 	}
 	// namespaces.Create leaves nothing when it fails.
-	p.nsp, err = namespaces.Create(p.nsDir, spec.Spec.Hostname, spec.Spec.Network == pod.NetworkHost)
+	p.nsp, err = namespaces.CreateWith(p.nsDir, nsOptions(&spec.Spec, s.kernelHostname(spec)))
 	if err != nil {
 		return nil, fmt.Errorf("pod %q namespaces: %w", name, err)
 	}
@@ -163,6 +163,43 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 		}
 	}
 	return p, nil
+}
+
+// nsOptions are the namespaces a pod asks for.
+func nsOptions(s *pod.Spec, hostname string) namespaces.Options {
+	o := namespaces.Options{Hostname: hostname, HostNet: s.Network == pod.NetworkHost, HostIPC: s.HostIPC}
+	if sc := s.SecurityContext; sc != nil {
+		for _, c := range sc.Sysctls {
+			o.Sysctls = append(o.Sysctls, namespaces.Sysctl{Name: c.Name, Value: c.Value})
+		}
+	}
+	return o
+}
+
+// kernelHostname is the host name a pod's UTS namespace gets: its
+// hostname, or its fully qualified name with setHostnameAsFQDN (as kubelet,
+// only when it has a subdomain), cut to the kernel's 64 bytes.
+func (s *Supervisor) kernelHostname(p *pod.Pod) string {
+	if f := p.Spec.SetHostnameAsFQDN; f != nil && *f {
+		if fqdn := s.fqdn(p); len(fqdn) <= 64 {
+			return fqdn
+		}
+	}
+	return p.Spec.Hostname
+}
+
+// fqdn is a pod's fully qualified domain name, as Kubernetes makes it:
+// <hostname>.<subdomain>.<namespace>.svc.<cluster domain> when the pod has
+// a subdomain, its hostname otherwise.
+func (s *Supervisor) fqdn(p *pod.Pod) string {
+	if p.Spec.Subdomain == "" {
+		return p.Spec.Hostname
+	}
+	ns := p.Metadata.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return p.Spec.Hostname + "." + p.Spec.Subdomain + "." + ns + ".svc." + s.clusterDomain()
 }
 
 // pathAbsent reports whether nothing exists at path.

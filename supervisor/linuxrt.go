@@ -187,31 +187,18 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	devnull, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	io, err := openStdio(spec)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(devnull)
-	var out, errp [2]int
-	if err := unix.Pipe2(out[:], unix.O_CLOEXEC); err != nil {
-		return nil, err
-	}
-	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
-		unix.Close(out[0])
-		unix.Close(out[1])
-		return nil, err
-	}
-	closeReaders := func() { unix.Close(out[0]); unix.Close(errp[0]) }
 	l := &launch{
 		path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
-		files: []uintptr{uintptr(devnull), uintptr(out[1]), uintptr(errp[1])},
-		ns:    p.nsh, cg: pr.cg,
+		files: io.child, tty: spec.TTY,
+		ns: p.nsh, cg: pr.cg,
 	}
 	if err := pr.cg.Renew(limitsOf(spec.Resources)); err != nil {
-		unix.Close(out[0])
-		unix.Close(out[1])
-		unix.Close(errp[0])
-		unix.Close(errp[1])
+		io.closeChild()
+		io.closeOurs()
 		return nil, err
 	}
 	if n, err := pr.cg.OOMKills(); err == nil {
@@ -219,26 +206,22 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	}
 	oomBase := pr.oomBase
 	pid, pidfd, err := forkInPod(l, own)
-	unix.Close(out[1])
-	unix.Close(errp[1])
+	io.closeChild()
 	if err != nil {
-		closeReaders()
+		io.closeOurs()
 		return nil, err
 	}
-	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{})}
+	run := &running{pid: pid, pidfd: pidfd, started: time.Now(), drained: make(chan struct{}), stdin: io.stdin}
 	if hasChecks(spec) {
 		run.ctx, run.cancel = context.WithCancel(context.Background())
 	}
-	run.streams.Store(2)
+	run.streams.Store(int32(len(io.readers)))
 	streamDone := func() {
 		if run.streams.Add(-1) == 0 {
 			close(run.drained)
 		}
 	}
-	for _, s := range []struct {
-		fd     int
-		stream Stream
-	}{{out[0], Stdout}, {errp[0], Stderr}} {
+	for _, s := range io.readers {
 		_ = unix.SetNonblock(s.fd, true)
 		sr := &streamReader{fd: s.fd, emit: p.emitter(pr, s.stream), eof: func() {
 			p.reportLogDrops(pr, 0, true)
@@ -279,6 +262,7 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 // cgroup).
 func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, st exitStatus, err error) {
 	run.end()
+	run.closeStdin()
 	ex := pod.Exit{Code: st.code, Signal: st.signal}
 	msg := ""
 	if err != nil {
@@ -301,4 +285,99 @@ func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, s
 		q.caughtUp(drainTimeout)
 	}
 	p.post(pod.Input{Kind: pod.InExited, Proc: i, Run: runNo, Exit: ex, At: st.at, Message: msg})
+}
+
+// stdio is a process's standard input, output and error: the child's ends
+// and ours.
+type stdio struct {
+	child   []uintptr // fds 0, 1, 2 of the child
+	closers []int     // the child's ends, closed once it is forked
+	readers []struct {
+		fd     int
+		stream Stream
+	}
+	stdin *os.File // our end of an open stdin (pipe or pty master)
+}
+
+func (s *stdio) closeChild() {
+	for _, fd := range s.closers {
+		unix.Close(fd)
+	}
+	s.closers = nil
+}
+
+func (s *stdio) closeOurs() {
+	for _, r := range s.readers {
+		unix.Close(r.fd)
+	}
+	if s.stdin != nil {
+		s.stdin.Close()
+	}
+}
+
+// openStdio makes a process's standard streams: /dev/null as input, a
+// pipe for each output stream; with stdin, an input pipe that podvisor
+// holds open; with tty, one pseudo-terminal for all three (its output is
+// logged as stdout, as Kubernetes logs a tty's).
+func openStdio(spec *pod.Process) (*stdio, error) {
+	s := &stdio{}
+	if spec.TTY {
+		master, slave, err := openPTY()
+		if err != nil {
+			return nil, err
+		}
+		// The reader gets a descriptor of its own; the master stays open
+		// as stdin for as long as the run lasts.
+		rfd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			master.Close()
+			slave.Close()
+			return nil, err
+		}
+		sfd, err := unix.FcntlInt(slave.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		slave.Close()
+		if err != nil {
+			master.Close()
+			unix.Close(rfd)
+			return nil, err
+		}
+		s.child = []uintptr{uintptr(sfd), uintptr(sfd), uintptr(sfd)}
+		s.closers = []int{sfd}
+		s.readers = append(s.readers, struct {
+			fd     int
+			stream Stream
+		}{rfd, Stdout})
+		s.stdin = master
+		return s, nil
+	}
+	var in int
+	if spec.Stdin {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			return nil, err
+		}
+		in, s.stdin = fds[0], os.NewFile(uintptr(fds[1]), "stdin")
+	} else {
+		var err error
+		if in, err = unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return nil, err
+		}
+	}
+	s.child = append(s.child, uintptr(in))
+	s.closers = append(s.closers, in)
+	for _, stream := range []Stream{Stdout, Stderr} {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			s.closeChild()
+			s.closeOurs()
+			return nil, err
+		}
+		s.child = append(s.child, uintptr(fds[1]))
+		s.closers = append(s.closers, fds[1])
+		s.readers = append(s.readers, struct {
+			fd     int
+			stream Stream
+		}{fds[0], stream})
+	}
+	return s, nil
 }

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,8 +42,23 @@ type running struct {
 	drained chan struct{}
 	streams atomic.Int32 // open output streams
 
+	// stdin is the write end of an open standard input (spec.stdin), held
+	// so that the process does not read EOF; nil otherwise.
+	stdin *os.File
+
 	mu    sync.Mutex
 	pidfd int // -1 once the process was reaped
+}
+
+// closeStdin lets go of the process's standard input, if it has one open.
+func (r *running) closeStdin() {
+	r.mu.Lock()
+	f := r.stdin
+	r.stdin = nil
+	r.mu.Unlock()
+	if f != nil {
+		f.Close()
+	}
 }
 
 // end ends the run's context, if it has one.

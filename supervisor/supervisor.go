@@ -54,8 +54,22 @@ type Options struct {
 	// most MaxLogFiles (a larger value is taken as MaxLogFiles).
 	LogMaxSize  int64
 	LogMaxFiles int
+	// ClusterDomain ends the fully qualified names of pods with a
+	// subdomain (<hostname>.<subdomain>.<namespace>.svc.<ClusterDomain>),
+	// as in Kubernetes. Default DefaultClusterDomain.
+	ClusterDomain string
 
 	reapScope string
+}
+
+// DefaultClusterDomain is Kubernetes' default cluster domain.
+const DefaultClusterDomain = "cluster.local"
+
+func (s *Supervisor) clusterDomain() string {
+	if s.opts.ClusterDomain != "" {
+		return s.opts.ClusterDomain
+	}
+	return DefaultClusterDomain
 }
 
 // Supervisor keeps pods. Create one with New.
