@@ -11,6 +11,12 @@ SOURCES = $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 
 UNITDIR ?= /etc/systemd/system
 
+# Pods get a /tmp of their own (privateTmp, on by default), so the files
+# tests share with their pods, and the test binaries pods run, live here.
+TEST_TMPDIR ?= /var/tmp/podvisor-tests
+test test-unit bench soak: export TMPDIR = $(TEST_TMPDIR)
+test test-unit bench soak: export GOTMPDIR = $(TEST_TMPDIR)
+
 .PHONY: all build run test test-unit test-systemd bench soak lint fmt clean install uninstall
 
 all: build
@@ -27,6 +33,7 @@ run: build
 # engine and the 50-pod concurrency test run again under the race detector
 # (which needs cgo and a C compiler).
 test: build
+	@install -d -m 1777 $(TEST_TMPDIR)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 20s -fuzzminimizetime 3s -timeout 3m ./pod/
@@ -37,6 +44,7 @@ test: build
 # on a fake runtime under a fake clock (testing/synctest), fake cgroupfs,
 # the network checks on loopback, the API client.
 test-unit:
+	@install -d -m 1777 $(TEST_TMPDIR)
 	$(GO) test -count=1 ./pod/ ./cgroups/ -run 'Fake|OwnPaths|V1Dir|Prune|Open|Test[^I]'
 	$(GO) test -count=1 -run 'TestEngine' ./supervisor/
 	$(GO) test -count=1 ./probe/ ./supervisor/api/
@@ -44,6 +52,7 @@ test-unit:
 # Timing and footprint figures (docs/benchmarks.md); needs root. The idle
 # CPU measure lasts PODVISOR_BENCH_IDLE (default 60s).
 bench: build
+	@install -d -m 1777 $(TEST_TMPDIR)
 	$(GO) test -run '^$$' -bench 'PodUpDown|CrashToRunning|StopGracePrecision|MemoryPerProcess' -benchtime 200x -timeout 20m ./supervisor/
 	$(GO) test -run '^$$' -bench 'LogLatencyBesideYes' -benchtime 1x -timeout 5m ./supervisor/
 	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
@@ -55,6 +64,7 @@ bench: build
 # runs the same test for 20 s).
 PODVISOR_SOAK ?= 30m
 soak: build
+	@install -d -m 1777 $(TEST_TMPDIR)
 	PODVISOR_CHURN=$(PODVISOR_SOAK) $(GO) test -count=1 -v -run '^TestNoLostExits$$' -timeout 0 ./supervisor/
 
 # The binary and the systemd units; the podvisor group (socket access) is

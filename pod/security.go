@@ -56,8 +56,8 @@ type Capabilities struct {
 type SeccompProfile struct {
 	// Type is Unconfined, RuntimeDefault or Localhost.
 	Type string `json:"type"`
-	// LocalhostProfile is a profile file, relative to podvisor's seccomp
-	// directory, for type Localhost.
+	// LocalhostProfile names a profile file for type Localhost, which
+	// podvisor refuses (see docs/kubernetes.md).
 	LocalhostProfile *string `json:"localhostProfile,omitempty"`
 }
 

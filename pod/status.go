@@ -133,6 +133,9 @@ type NamespacePaths struct {
 	Net string `json:"net"`
 	IPC string `json:"ipc"`
 	UTS string `json:"uts"`
+	// Mounts are the processes' views of the filesystem (pinned mount
+	// namespaces), by process name.
+	Mounts map[string]string `json:"mounts,omitempty"`
 }
 
 // ProcessStatus is one process's observed state.

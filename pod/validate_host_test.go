@@ -53,7 +53,7 @@ func TestLoadHostViewInvalid(t *testing.T) {
 		{"negative uid", sc("{runAsUser: -1}"), `spec.processes[0].securityContext.runAsUser: must be between 0 and 4294967294, got -1`},
 		{"privileged without escalation", sc("{privileged: true, allowPrivilegeEscalation: false}"), `spec.processes[0].securityContext.allowPrivilegeEscalation: may not be false with privileged`},
 		{"unmasked proc", sc("{procMount: Unmasked}"), `spec.processes[0].securityContext.procMount: Unmasked is not supported: a process sees the /proc of its PID namespace as it is`},
-		{"localhost seccomp without file", sc("{seccompProfile: {type: Localhost}}"), `spec.processes[0].securityContext.seccompProfile.localhostProfile: required with type Localhost`},
+		{"localhost seccomp", sc("{seccompProfile: {type: Localhost, localhostProfile: my.json}}"), `spec.processes[0].securityContext.seccompProfile.type: Localhost is not supported: podvisor applies RuntimeDefault (the container runtimes' default filter) or Unconfined`},
 		{"bad seccomp type", sc("{seccompProfile: {type: Strict}}"), `spec.processes[0].securityContext.seccompProfile.type: unsupported value "Strict": must be Unconfined, RuntimeDefault or Localhost`},
 		{"host sysctl", psc("{sysctls: [{name: vm.swappiness, value: '1'}]}"), `spec.securityContext.sysctls[0].name: "vm.swappiness" is not a namespaced sysctl: only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* can be set for one pod`},
 		{"net sysctl on host network", withSpec("  network: host\n  securityContext: {sysctls: [{name: net.ipv4.ip_forward, value: '1'}]}\n  processes: [{name: a, command: [x]}]\n"), `spec.securityContext.sysctls[0].name: "net.ipv4.ip_forward" needs a network namespace of the pod's own (not hostNetwork)`},
@@ -98,7 +98,7 @@ func TestLoadHostViewValid(t *testing.T) {
     stdin: true
     tty: true
     volumeMounts: [{name: cache, mountPath: /cache}, {name: logs, mountPath: /host/log, readOnly: true}, {name: conf, mountPath: /etc/app, subPath: app}, {name: cache, mountPath: /per, subPathExpr: $(POD_NAME)}]
-    securityContext: {capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, cap_chown]}, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, procMount: Default, seccompProfile: {type: Localhost, localhostProfile: profiles/app.json}}
+    securityContext: {capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, cap_chown]}, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, procMount: Default, seccompProfile: {type: Unconfined}}
     resources: {limits: {cpu: "1", memory: 256Mi, ephemeral-storage: 1Gi}, requests: {cpu: 500m, memory: 128Mi, ephemeral-storage: 512Mi}}
 `)
 	p, err := pod.Load([]byte(doc))

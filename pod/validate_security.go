@@ -120,11 +120,7 @@ func validateSeccomp(errs *ErrorList, field string, p *SeccompProfile) {
 			errs.add(field+".localhostProfile", "may only be set with type Localhost")
 		}
 	case SeccompLocalhost:
-		if p.LocalhostProfile == nil || *p.LocalhostProfile == "" {
-			errs.add(field+".localhostProfile", "required with type Localhost")
-		} else {
-			validateRelPath(errs, field+".localhostProfile", *p.LocalhostProfile, true)
-		}
+		errs.add(field+".type", "Localhost is not supported: podvisor applies RuntimeDefault (the container runtimes' default filter) or Unconfined")
 	case "":
 		errs.add(field+".type", "required: Unconfined, RuntimeDefault or Localhost")
 	default:

@@ -147,6 +147,12 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 		return nil, fmt.Errorf("pod %q namespaces: %w", name, err)
 	}
 	closers = append(closers, p.nsh.Close)
+	files, undoFiles, err := s.buildFiles(spec, p.dir)
+	if err != nil {
+		return nil, fmt.Errorf("pod %q: %w", name, err)
+	}
+	p.files = files
+	undo = append(undo, undoFiles)
 	// Exec sessions (podvisor exec without --process) run in a cgroup of
 	// their own inside the pod's.
 	execPath := cgPath + "/" + execCgroup
@@ -233,6 +239,11 @@ func (s *Supervisor) destroyCgroup(path string) {
 // sweep removes what a crashed owner of the same pod name left: namespace
 // files and cgroups (killing what still runs there).
 func (s *Supervisor) sweep(p *Pod) error {
+	if err := s.removeFiles(p.name, nil, false); err != nil {
+		return err
+	}
+	unmountUnder(filepath.Join(p.dir, "volumes"))
+	unmountUnder(filepath.Join(p.dir, "shm"))
 	if _, err := os.Stat(p.nsDir); err == nil {
 		p.log.Warn().Str("dir", p.nsDir).Msg("removing namespaces left by a previous run")
 		if err := namespaces.Remove(p.nsDir); err != nil {
@@ -302,6 +313,9 @@ func (p *Pod) teardown(mode teardownMode) error {
 	}
 	p.dialMu.Unlock()
 	if err := namespaces.Remove(p.nsDir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.sv.removeFiles(p.name, p.files, mode != removeKeepDir); err != nil {
 		errs = append(errs, err)
 	}
 	switch mode {

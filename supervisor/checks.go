@@ -158,14 +158,17 @@ func (p *Pod) dialer() (*namespaces.NetDialer, error) {
 // exits 0 before ctx ends; the message is its output, or why it failed.
 func (p *Pod) execCheck(ctx context.Context, pr *proc, argv []string) (bool, string) {
 	spec := pr.spec
-	id, err := resolveUser(spec.User)
+	id, err := identityOf(&p.spec.Spec, spec)
 	if err != nil {
 		return false, err.Error()
 	}
 	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec)
-	path, err := lookPath(argv[0], spec.WorkingDir, env)
-	if err != nil {
-		return false, "exec: " + err.Error()
+	view := p.view(spec.Name)
+	path := argv[0]
+	if view == "" {
+		if path, err = lookPath(argv[0], spec.WorkingDir, env); err != nil {
+			return false, "exec: " + err.Error()
+		}
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
@@ -183,7 +186,7 @@ func (p *Pod) execCheck(ctx context.Context, pr *proc, argv []string) (bool, str
 		return false, "not run: " + err.Error()
 	}
 	l := &launch{path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
-		files: []uintptr{devnull.Fd(), w.Fd(), w.Fd()}, ns: p.nsh, cg: pr.cg}
+		files: []uintptr{devnull.Fd(), w.Fd(), w.Fd()}, ns: p.nsh, cg: pr.cg, view: view, sec: securityOf(&p.spec.Spec, spec)}
 	pid, pidfd, err := forkInPod(l, own)
 	w.Close()
 	if err != nil {

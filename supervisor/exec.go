@@ -15,6 +15,7 @@ import (
 	"github.com/podvisor/podvisor/cgroups"
 	"github.com/podvisor/podvisor/namespaces"
 	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/security"
 )
 
 // ExecRequest is a command to run inside a running pod, from any process
@@ -85,7 +86,14 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 		return -1, err
 	}
 	defer nsh.Close()
+	// With --process, the command runs as that process does: its user and
+	// security context (as kubectl exec into a container).
 	id, err := resolveUser(spec.User)
+	var sec security.Plan
+	if req.Process != "" {
+		id, err = identityOf(&req.Spec.Spec, spec)
+		sec = securityOf(&req.Spec.Spec, spec)
+	}
 	if err != nil {
 		return -1, err
 	}
@@ -95,9 +103,17 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 			env = append(env, "TERM="+t)
 		}
 	}
-	path, err := lookPath(req.Command[0], spec.WorkingDir, env)
-	if err != nil {
-		return -1, fmt.Errorf("exec: %w", err)
+	// The command sees the filesystem as the process does (without
+	// --process: as the first app process does).
+	view := req.Status.Namespaces.Mounts[req.Process]
+	if req.Process == "" && len(req.Spec.Spec.Processes) > 0 {
+		view = req.Status.Namespaces.Mounts[req.Spec.Spec.Processes[0].Name]
+	}
+	path := req.Command[0]
+	if view == "" {
+		if path, err = lookPath(req.Command[0], spec.WorkingDir, env); err != nil {
+			return -1, fmt.Errorf("exec: %w", err)
+		}
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
@@ -108,7 +124,7 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 	if req.Stdin != nil {
 		stdin = req.Stdin
 	}
-	l := &launch{path: path, argv: req.Command, env: env, dir: spec.WorkingDir, id: id, ns: nsh, cg: cg}
+	l := &launch{path: path, argv: req.Command, env: env, dir: spec.WorkingDir, id: id, ns: nsh, cg: cg, view: view, sec: sec}
 	var master, slave *os.File
 	if req.TTY {
 		if master, slave, err = openPTY(); err != nil {

@@ -29,7 +29,7 @@ func TestInheritedFdDoesNotReachPods(t *testing.T) {
   processes:
   - name: a
     user: nobody
-    command: [sh, -c, "if echo leaked >&`+n+`; then echo WROTE; else echo NOFD; fi"]
+    command: [sh, -c, "if [ -e /proc/self/fd/`+n+` ]; then echo WROTE; else echo NOFD; fi"]
 `)))
 	lines := waitLog(t, sv, name, "a", "NOFD", 10*time.Second)
 	if b, _ := os.ReadFile(secret); len(b) != 0 {

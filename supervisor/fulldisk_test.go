@@ -88,7 +88,7 @@ func TestDesiredStateNotSavedFails(t *testing.T) {
 	filler := fill(t, root)
 
 	err := p.Stop(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), "cannot save the pod's state: no space left on device") {
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
 		t.Fatalf("stop on a full disk: %v, want the state save's failure", err)
 	}
 	for _, class := range []error{pod.ErrInvalid, pod.ErrNotFound, pod.ErrConflict, pod.ErrAlreadyExists} {
@@ -141,7 +141,7 @@ func TestDesiredStateNotSavedFails(t *testing.T) {
 
 	// A create on a full disk fails the same way and leaves nothing.
 	name := podName(t)
-	if _, err := sv.Create(load(t, podYAML(name, "  processes:\n  - {name: a, command: [sleep, \"1\"]}\n"))); err == nil || !strings.Contains(err.Error(), "cannot save the pod's state: no space left on device") {
+	if _, err := sv.Create(load(t, podYAML(name, "  processes:\n  - {name: a, command: [sleep, \"1\"]}\n"))); err == nil || !strings.Contains(err.Error(), "no space left on device") {
 		t.Errorf("create on a full disk: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(sv.opts.Root, "pods", name)); !os.IsNotExist(err) {

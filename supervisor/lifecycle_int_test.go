@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -1099,7 +1100,7 @@ func TestLifecycleRestartAllContainers(t *testing.T) {
 			t.Errorf("%s: restartCount %d, want 1", n, rc)
 		}
 	}
-	if st.Cgroup != before.Cgroup || st.Namespaces != before.Namespaces || nsInode(t, st.Namespaces.Net) != netIno {
+	if st.Cgroup != before.Cgroup || !reflect.DeepEqual(st.Namespaces, before.Namespaces) || nsInode(t, st.Namespaces.Net) != netIno {
 		t.Errorf("cgroup or namespaces changed: %+v %+v -> %+v %+v", before.Cgroup, before.Namespaces, st.Cgroup, st.Namespaces)
 	}
 	if a := procStatus(st, "app"); a.LastState.Terminated == nil || a.LastState.Terminated.ExitCode != 3 {

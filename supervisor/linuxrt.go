@@ -166,18 +166,21 @@ func waitDrained(drained <-chan struct{}) {
 // fault.
 func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	spec := pr.spec
-	id, err := resolveUser(spec.User)
+	id, err := identityOf(&p.spec.Spec, spec)
 	if err != nil {
 		return nil, &startError{err}
 	}
 	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec)
 	argv := spec.Argv()
-	path, err := lookPath(argv[0], spec.WorkingDir, env)
-	if err != nil {
-		return nil, &startError{fmt.Errorf("exec: %w", err)}
-	}
-	if fi, err := os.Stat(spec.WorkingDir); err != nil || !fi.IsDir() {
-		return nil, &startError{fmt.Errorf("workingDir %q: not a directory", spec.WorkingDir)}
+	view := p.view(spec.Name)
+	path := argv[0]
+	if view == "" {
+		if path, err = lookPath(argv[0], spec.WorkingDir, env); err != nil {
+			return nil, &startError{fmt.Errorf("exec: %w", err)}
+		}
+		if fi, err := os.Stat(spec.WorkingDir); err != nil || !fi.IsDir() {
+			return nil, &startError{fmt.Errorf("workingDir %q: not a directory", spec.WorkingDir)}
+		}
 	}
 	loop, err := theLoop()
 	if err != nil {
@@ -194,7 +197,7 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	l := &launch{
 		path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
 		files: io.child, tty: spec.TTY,
-		ns: p.nsh, cg: pr.cg,
+		ns: p.nsh, cg: pr.cg, view: view, sec: securityOf(&p.spec.Spec, spec),
 	}
 	if err := pr.cg.Renew(limitsOf(spec.Resources)); err != nil {
 		io.closeChild()
@@ -285,6 +288,15 @@ func (p *Pod) exited(i int, pr *proc, runNo int, run *running, oomBase uint64, s
 		q.caughtUp(drainTimeout)
 	}
 	p.post(pod.Input{Kind: pod.InExited, Proc: i, Run: runNo, Exit: ex, At: st.at, Message: msg})
+}
+
+// view is the pinned view of the filesystem process name is born in, ""
+// for the host's.
+func (p *Pod) view(name string) string {
+	if p.files == nil {
+		return ""
+	}
+	return p.files.byProc[name]
 }
 
 // stdio is a process's standard input, output and error: the child's ends

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -34,6 +35,7 @@ type Pod struct {
 	nsDir  string
 	nsp    namespaces.Paths
 	nsh    *namespaces.Handle
+	files  *podFiles // volumes, /tmp, /etc files and the views
 	execCg *cgroups.Group
 	procs  []*proc // init processes first, then app processes
 	rt     podRuntime
@@ -170,7 +172,9 @@ func (p *Pod) apply(a *pod.Action, now time.Time) {
 		pid, at, err := p.rt.start(a.Proc, a.Run)
 		if err != nil {
 			p.log.Warn().Err(err).Str("process", p.procName(a.Proc)).Msg("start failed")
-			p.queue = append(p.queue, pod.Input{Kind: pod.InSpawnFailed, Proc: a.Proc, Run: a.Run, Message: err.Error()})
+			var ce *configError
+			p.queue = append(p.queue, pod.Input{Kind: pod.InSpawnFailed, Proc: a.Proc, Run: a.Run, Message: err.Error(),
+				Exit: pod.Exit{ConfigError: errors.As(err, &ce)}})
 			return
 		}
 		p.queue = append(p.queue, pod.Input{Kind: pod.InSpawned, Proc: a.Proc, Run: a.Run, PID: pid, At: at})
@@ -399,6 +403,9 @@ func (p *Pod) statusLocked() pod.Status {
 	}
 	if p.cg != nil {
 		st.Cgroup = p.cg.Path()
+	}
+	if p.files != nil {
+		st.Namespaces.Mounts = p.files.byProc
 	}
 	p.m.Fill(&st)
 	for i, pr := range p.procs {

@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podvisor/podvisor/cgroups"
+	"github.com/podvisor/podvisor/mounts"
+	"github.com/podvisor/podvisor/security"
 	"github.com/podvisor/podvisor/namespaces"
 )
 
@@ -37,6 +39,13 @@ type launch struct {
 	ns    *namespaces.Handle
 	cg    *cgroups.Group
 	tty   bool // make fd 0 the controlling terminal
+	// view is the pinned mount namespace the process is born in ("" for
+	// the host's). With a view, path is looked up (in the view) on the
+	// forking thread, and dir checked there.
+	view string
+	// sec is applied to the forking thread last, irreversibly: the thread
+	// is then discarded.
+	sec security.Plan
 }
 
 // errStart wraps errors that mean the process could not be started (its
@@ -125,16 +134,55 @@ func forkOnThread(l *launch, attr *syscall.ProcAttr, register func(int)) (pid in
 		}
 		return 0, fmt.Errorf("join cgroup: %w", err), true
 	}
-	reapMu.RLock()
-	pid, err = syscall.ForkExec(l.path, l.argv, attr)
-	if err == nil {
-		register(pid)
+	leaveView := func() error { return nil }
+	if l.view != "" {
+		if leaveView, err = mounts.Enter(l.view); err != nil {
+			err = fmt.Errorf("enter the process's view: %w", err)
+			if cerr := leaveCG(); cerr != nil {
+				return 0, errors.Join(err, cerr), false
+			}
+			if nerr := leaveNS(); nerr != nil {
+				return 0, errors.Join(err, nerr), false
+			}
+			return 0, err, true
+		}
+		if err = l.resolveInView(); err != nil {
+			err = &startError{err}
+		}
 	}
-	reapMu.RUnlock()
-	if err != nil {
-		err = &startError{fmt.Errorf("exec %s: %w", l.path, err)}
+	if err == nil && !l.sec.Empty() {
+		// From here the thread cannot be put back (it has dropped its
+		// capabilities and may have a seccomp filter): it forks, then Go
+		// discards it.
+		if err = security.Apply(l.sec); err != nil {
+			return 0, fmt.Errorf("apply the security context: %w", err), false
+		}
+		reapMu.RLock()
+		pid, err = syscall.ForkExec(l.path, l.argv, attr)
+		if err == nil {
+			register(pid)
+		}
+		reapMu.RUnlock()
+		if err != nil {
+			return 0, &startError{fmt.Errorf("exec %s: %w", l.path, err)}, false
+		}
+		return pid, nil, false
+	}
+	if err == nil {
+		reapMu.RLock()
+		pid, err = syscall.ForkExec(l.path, l.argv, attr)
+		if err == nil {
+			register(pid)
+		}
+		reapMu.RUnlock()
+		if err != nil {
+			err = &startError{fmt.Errorf("exec %s: %w", l.path, err)}
+		}
 	}
 	clean = true
+	if verr := leaveView(); verr != nil {
+		err, clean = errors.Join(err, verr), false
+	}
 	if cerr := leaveCG(); cerr != nil {
 		err, clean = errors.Join(err, cerr), false
 	}
@@ -146,6 +194,21 @@ func forkOnThread(l *launch, attr *syscall.ProcAttr, register func(int)) (pid in
 		return pid, nil, false
 	}
 	return pid, err, clean
+}
+
+// resolveInView looks the program up and checks the working directory,
+// from the forking thread inside the process's view: a program or
+// directory in a volume is seen there only.
+func (l *launch) resolveInView() error {
+	path, err := lookPath(l.argv[0], l.dir, l.env)
+	if err != nil {
+		return fmt.Errorf("exec: %w", err)
+	}
+	l.path = path
+	if fi, err := os.Stat(l.dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("workingDir %q: not a directory", l.dir)
+	}
+	return nil
 }
 
 // siginfoChild is the part of siginfo_t that waitid fills for a child.

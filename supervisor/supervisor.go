@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/podvisor/podvisor/cgroups"
+	"github.com/podvisor/podvisor/mounts"
 	"github.com/podvisor/podvisor/namespaces"
 	"github.com/podvisor/podvisor/pod"
 )
@@ -397,9 +398,11 @@ func (s *Supervisor) Close(ctx context.Context) error {
 }
 
 // release gives back what the supervisor holds on the host once it has no
-// pod: the namespace directory's mount and an empty cgroup parent.
+// pod: the namespace and view directories' mounts and an empty cgroup
+// parent.
 func (s *Supervisor) release() error {
-	err := namespaces.Release(filepath.Join(s.opts.Root, "ns"))
+	err := errors.Join(namespaces.Release(filepath.Join(s.opts.Root, "ns")),
+		mounts.ReleaseDir(filepath.Join(s.opts.Root, "views")))
 	s.h.Prune(s.opts.CgroupParent)
 	removeReapScope(s.opts.reapScope)
 	return err

@@ -42,6 +42,8 @@ since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 # under emulation (README).
 PLAN="cgroups      cgroups                cgroups.test    3m  .
 namespaces   namespaces             namespaces.test 3m  .
+mounts       mounts                 mounts.test     3m  .
+security     security               security.test   3m  .
 probe        probe                  probe.test      3m  .
 delegation   -                      -               -   -
 supervisor   supervisor             supervisor.test 10m .  -test.skip=^TestNoisyNeighbour\$
