@@ -13,8 +13,8 @@ import (
 
 	"github.com/podvisor/podvisor/cgroups"
 	"github.com/podvisor/podvisor/mounts"
-	"github.com/podvisor/podvisor/security"
 	"github.com/podvisor/podvisor/namespaces"
+	"github.com/podvisor/podvisor/security"
 )
 
 func init() {
