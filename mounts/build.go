@@ -23,6 +23,7 @@ type builder struct {
 type ownedMount struct {
 	fd       int  // the mount's root
 	readOnly bool // to be made read-only once every mount is attached
+	mirror   bool // a mirror (its copies need no fixing, see readOnlyCopies)
 }
 
 func (b *builder) keep(fd int) int {
@@ -133,7 +134,10 @@ func build(pin string, v View) error {
 func (b *builder) readOnlyCopies() error {
 	ro := map[string]bool{}
 	for dev, o := range b.owned {
-		if o.readOnly {
+		// A mirror is read-only from the start of its life in the tree
+		// for every entry it binds; only a Mount's tmpfs, writable until
+		// every mount is attached, can have been copied writable.
+		if o.readOnly && !o.mirror {
 			ro[fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))] = true
 		}
 	}
@@ -212,6 +216,16 @@ func (b *builder) own(fd int, readOnly bool) error {
 	}
 	b.owned[st.Dev] = &ownedMount{fd: b.keep(fd), readOnly: readOnly}
 	return nil
+}
+
+// markMirror marks the owned tmpfs fd as a mirror.
+func (b *builder) markMirror(fd int) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		if o := b.owned[st.Dev]; o != nil {
+			o.mirror = true
+		}
+	}
 }
 
 func (b *builder) attachTmpfs(target string, mode uint32, size int64, readOnly bool) error {
@@ -419,6 +433,7 @@ func (b *builder) mirror(dir int, st *unix.Stat_t, missing []string, isDir bool)
 		unix.Close(mfd)
 		return -1, err
 	}
+	b.markMirror(mfd)
 	names, err := readDirNames(dir)
 	if err != nil {
 		return -1, err

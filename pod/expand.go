@@ -2,43 +2,52 @@ package pod
 
 import "strings"
 
-// Expand replaces $(VAR) references in s as Kubernetes does in command,
-// args, env values and subPathExpr: $(NAME) becomes lookup(NAME) when
-// lookup knows NAME and stays as written otherwise; $$ is a literal $ (so
-// $$(NAME) is the text "$(NAME)"); any other $ is kept.
-func Expand(s string, lookup func(string) (string, bool)) string {
-	if !strings.Contains(s, "$") {
-		return s
+// Expand replaces $(VAR) references in input as Kubernetes does in command,
+// args, env values and subPathExpr (its third_party/forked/golang/expansion,
+// ported): $(NAME) becomes lookup(NAME) when lookup knows NAME and stays as
+// written otherwise; $$ is a literal $ (so $$(NAME) is the text "$(NAME)");
+// any other $, and an unclosed "$(", is kept and the scan goes on after it.
+func Expand(input string, lookup func(string) (string, bool)) string {
+	if strings.IndexByte(input, '$') < 0 {
+		return input
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '$' || i+1 == len(s) {
-			b.WriteByte(c)
+	var buf strings.Builder
+	checkpoint := 0
+	for cursor := 0; cursor < len(input); cursor++ {
+		if input[cursor] != '$' || cursor+1 == len(input) {
 			continue
 		}
-		switch next := s[i+1]; next {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				// An unclosed reference stays as written.
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := lookup(name); ok && name != "" {
-				b.WriteString(v)
+		buf.WriteString(input[checkpoint:cursor])
+		read, isVar, advance := readVariableName(input[cursor+1:])
+		if isVar {
+			if v, ok := lookup(read); ok {
+				buf.WriteString(v)
 			} else {
-				b.WriteString(s[i : i+3+end])
+				buf.WriteString("$(" + read + ")")
 			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
+		} else {
+			buf.WriteString(read)
 		}
+		cursor += advance
+		checkpoint = cursor + 1
 	}
-	return b.String()
+	return buf.String() + input[checkpoint:]
+}
+
+// readVariableName reads what follows a $: the text to write, whether it
+// is a variable's name, and how many bytes it took.
+func readVariableName(input string) (string, bool, int) {
+	switch input[0] {
+	case '$':
+		return "$", false, 1
+	case '(':
+		for i := 1; i < len(input); i++ {
+			if input[i] == ')' {
+				return input[1:i], true, i + 1
+			}
+		}
+		return "$(", false, 1
+	default:
+		return "$" + input[:1], false, 1
+	}
 }

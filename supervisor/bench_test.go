@@ -58,18 +58,59 @@ func allRunning(n int) func(*pod.Status) bool {
 // namespaces, pod and process cgroups) and start it until every process has
 // exec'd; then stop and remove it.
 func BenchmarkPodUpDown(b *testing.B) {
-	sv := benchSupervisor(b)
-	var up, down []time.Duration
-	for i := 0; i < b.N; i++ {
-		name := fmt.Sprintf("bench-up-%d", i)
-		spec := benchLoad(b, podYAML(name, `
+	benchUpDown(b, `
   terminationGracePeriodSeconds: 5
   resources: {limits: {cpu: 500m, memory: 64Mi, pids: 50}}
   processes:
   - {name: a, command: [sleep, "100"]}
   - {name: b, command: [sleep, "100"]}
   - {name: c, command: [sleep, "100"]}
-`))
+`)
+}
+
+// BenchmarkPodUpDownVolumes is BenchmarkPodUpDown with three volumes (an
+// emptyDir, a files volume and a hostPath) mounted by every process, one of
+// them at a path the host does not have.
+func BenchmarkPodUpDownVolumes(b *testing.B) {
+	host := b.TempDir()
+	benchUpDown(b, fmt.Sprintf(`
+  terminationGracePeriodSeconds: 5
+  resources: {limits: {cpu: 500m, memory: 64Mi, pids: 50}}
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: conf, files: {items: [{path: app.conf, data: "key: value"}]}}
+  - {name: host, hostPath: {path: %q, type: Directory}}
+  processes:
+  - {name: a, command: [sleep, "100"], volumeMounts: &m [{name: data, mountPath: /data}, {name: conf, mountPath: /etc/app}, {name: host, mountPath: /var/lib/app}]}
+  - {name: b, command: [sleep, "100"], volumeMounts: *m}
+  - {name: c, command: [sleep, "100"], volumeMounts: *m}
+`, host))
+}
+
+// BenchmarkPodUpDownVolumesExisting: the same volumes mounted where the
+// host has directories already (no mirror needed).
+func BenchmarkPodUpDownVolumesExisting(b *testing.B) {
+	host := b.TempDir()
+	benchUpDown(b, fmt.Sprintf(`
+  terminationGracePeriodSeconds: 5
+  resources: {limits: {cpu: 500m, memory: 64Mi, pids: 50}}
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: conf, files: {items: [{path: app.conf, data: "key: value"}]}}
+  - {name: host, hostPath: {path: %q, type: Directory}}
+  processes:
+  - {name: a, command: [sleep, "100"], volumeMounts: &m [{name: data, mountPath: /mnt}, {name: conf, mountPath: /srv}, {name: host, mountPath: /opt}]}
+  - {name: b, command: [sleep, "100"], volumeMounts: *m}
+  - {name: c, command: [sleep, "100"], volumeMounts: *m}
+`, host))
+}
+
+func benchUpDown(b *testing.B, specText string) {
+	sv := benchSupervisor(b)
+	var up, down []time.Duration
+	for i := 0; i < b.N; i++ {
+		name := fmt.Sprintf("bench-up-%d", i)
+		spec := benchLoad(b, podYAML(name, specText))
 		t0 := time.Now()
 		p, err := sv.Create(spec)
 		if err != nil {
