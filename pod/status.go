@@ -68,9 +68,12 @@ const (
 
 // Status is a pod's observed state. The daemon prints it as JSON.
 type Status struct {
-	Name    string `json:"name"`
-	Phase   Phase  `json:"phase"`
-	Message string `json:"message"`
+	Name string `json:"name"`
+	// Namespace is the pod's metadata.namespace (set for pods made from
+	// Kubernetes manifests).
+	Namespace string `json:"namespace,omitempty"`
+	Phase     Phase  `json:"phase"`
+	Message   string `json:"message"`
 	// Reason is a word for why the pod is in its phase, when there is one
 	// (DeadlineExceeded), as Kubernetes' status.reason.
 	Reason   string `json:"reason,omitempty"`

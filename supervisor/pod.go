@@ -392,8 +392,9 @@ func (p *Pod) Status() pod.Status {
 
 func (p *Pod) statusLocked() pod.Status {
 	st := pod.Status{
-		Name:     p.name,
-		Hostname: p.spec.Spec.Hostname,
+		Name:      p.name,
+		Namespace: p.spec.Metadata.Namespace,
+		Hostname:  p.spec.Spec.Hostname,
 		Namespaces: pod.NamespacePaths{
 			Net: p.nsp.Net, IPC: p.nsp.IPC, UTS: p.nsp.UTS,
 		},

@@ -123,9 +123,17 @@ func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (f *podFiles, undo fu
 func (s *Supervisor) removeFiles(name string, f *podFiles, all bool) error {
 	var errs []error
 	vdir := s.viewsDir(name)
-	entries, _ := os.ReadDir(vdir)
-	for _, e := range entries {
-		if err := mounts.Remove(filepath.Join(vdir, e.Name())); err != nil {
+	var pins []string
+	if f != nil {
+		pins = f.views
+	} else {
+		entries, _ := os.ReadDir(vdir)
+		for _, e := range entries {
+			pins = append(pins, filepath.Join(vdir, e.Name()))
+		}
+	}
+	for _, pin := range pins {
+		if err := mounts.Remove(pin); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -143,8 +151,10 @@ func (s *Supervisor) removeFiles(name string, f *podFiles, all bool) error {
 	if all {
 		for _, d := range []string{"volumes", "tmp", "etc", "shm"} {
 			p := filepath.Join(s.podDir(name), d)
-			// Never remove through a mount left behind.
-			unmountUnder(p)
+			if f == nil {
+				// Never remove through a mount left behind by a crash.
+				unmountUnder(p)
+			}
 			if err := os.RemoveAll(p); err != nil {
 				errs = append(errs, err)
 			}
