@@ -136,6 +136,9 @@ type NamespacePaths struct {
 	Net string `json:"net"`
 	IPC string `json:"ipc"`
 	UTS string `json:"uts"`
+	// PID is the pod's own PID namespace (shareProcessNamespace), while a
+	// run has it.
+	PID string `json:"pid,omitempty"`
 	// Mounts are the processes' views of the filesystem (pinned mount
 	// namespaces), by process name.
 	Mounts map[string]string `json:"mounts,omitempty"`

@@ -306,6 +306,7 @@ func (p *Pod) teardown(mode teardownMode) error {
 	if err := p.cg.Destroy(); err != nil {
 		errs = append(errs, err)
 	}
+	p.pidns.Swap(nil).close()
 	p.nsh.Close()
 	p.dialMu.Lock()
 	if p.netDialer != nil {

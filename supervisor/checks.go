@@ -163,6 +163,10 @@ func (p *Pod) execCheck(ctx context.Context, pr *proc, argv []string) (bool, str
 		return false, err.Error()
 	}
 	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec)
+	pidns, err := p.pidnsFD()
+	if err != nil {
+		return false, err.Error()
+	}
 	view := p.view(spec.Name)
 	path := argv[0]
 	if view == "" {
@@ -186,7 +190,7 @@ func (p *Pod) execCheck(ctx context.Context, pr *proc, argv []string) (bool, str
 		return false, "not run: " + err.Error()
 	}
 	l := &launch{path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
-		files: []uintptr{devnull.Fd(), w.Fd(), w.Fd()}, ns: p.nsh, cg: pr.cg, view: view, sec: securityOf(&p.spec.Spec, spec)}
+		files: []uintptr{devnull.Fd(), w.Fd(), w.Fd()}, ns: p.nsh, cg: pr.cg, view: view, sec: securityOf(&p.spec.Spec, spec), pidns: pidns}
 	pid, pidfd, err := forkInPod(l, own)
 	w.Close()
 	if err != nil {

@@ -125,6 +125,15 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 		stdin = req.Stdin
 	}
 	l := &launch{path: path, argv: req.Command, env: env, dir: spec.WorkingDir, id: id, ns: nsh, cg: cg, view: view, sec: sec}
+	if req.Status.Namespaces.PID != "" {
+		// The pod's own PID namespace: join it through its PID 1.
+		fd, err := unix.Open(req.Status.Namespaces.PID, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("the pod's PID namespace: %w", err)
+		}
+		defer unix.Close(fd)
+		l.pidns = fd
+	}
 	var master, slave *os.File
 	if req.TTY {
 		if master, slave, err = openPTY(); err != nil {

@@ -147,3 +147,57 @@ func TestPodSysctls(t *testing.T) {
 	waitPhase(t, p, 10*time.Second, pod.PhaseSucceeded)
 	waitLog(t, sv, name, "read", "port=80 shm=1", 5*time.Second)
 }
+
+// shareProcessNamespace: the pod's processes share a PID namespace whose
+// PID 1 is podvisor's pause; ps sees only the pod; orphans are reaped; the
+// next run of the pod gets a new namespace.
+func TestShareProcessNamespace(t *testing.T) {
+	sv := newTestSupervisor(t)
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, podYAML(name, `
+  shareProcessNamespace: true
+  terminationGracePeriodSeconds: 1
+  processes:
+  - name: server
+    command: [sleep, "1000"]
+  - name: look
+    restartPolicy: Never
+    command: [sh, -c, 'sh -c "sleep 0.2 &"; sleep 0.5; echo "pid1=$(tr "\0" " " < /proc/1/cmdline)"; echo "self=$$"; ps -e -o pid=,stat=,comm= | tr -s " " | sed "s/^ //"; echo done']
+`)))
+	lines := waitLog(t, sv, name, "look", "done", 10*time.Second)
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, "pid1=podvisor-pause") {
+		t.Errorf("PID 1 is not the pause:\n%s", all)
+	}
+	var procs []string
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) == 3 && f[0] != "" && f[0][0] >= '0' && f[0][0] <= '9' {
+			procs = append(procs, l)
+			if strings.HasPrefix(f[1], "Z") {
+				t.Errorf("a zombie in the pod: %q", l)
+			}
+		}
+	}
+	// pause, sleep (server), sh (look), ps and the pipe's tr and sed:
+	// nothing of the host's, which has dozens.
+	if len(procs) < 4 || len(procs) > 7 || !strings.HasPrefix(procs[0], "1 ") || !strings.Contains(all, "sleep") {
+		t.Errorf("ps in the pod saw %d processes:\n%s", len(procs), all)
+	}
+	st := p.Status()
+	if st.Namespaces.PID == "" {
+		t.Error("no PID namespace in the status")
+	}
+	first := nsInode(t, st.Namespaces.PID)
+	if err := p.Stop(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st = waitCond(t, p, 10*time.Second, "server running", func(s *pod.Status) bool {
+		return procStatus(*s, "server").State == pod.StateRunning && s.Namespaces.PID != ""
+	})
+	if nsInode(t, st.Namespaces.PID) == first {
+		t.Error("the second run kept the first run's PID namespace")
+	}
+}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -28,9 +29,38 @@ const (
 )
 
 func (r linuxRuntime) prepare() {
-	if err := r.p.execCg.Renew(cgroups.Limits{}); err != nil {
-		r.p.log.Warn().Err(err).Msg("renew the exec cgroup")
+	p := r.p
+	if err := p.execCg.Renew(cgroups.Limits{}); err != nil {
+		p.log.Warn().Err(err).Msg("renew the exec cgroup")
 	}
+	if s := p.spec.Spec.ShareProcessNamespace; s != nil && *s {
+		// A new run: the last run's PID 1 died with the pod's cgroup.
+		p.pidns.Swap(nil).close()
+		n, err := p.startPause()
+		if err != nil {
+			p.log.Error().Err(err).Msg("the pod's PID namespace")
+			p.pidnsErr.Store(&err)
+			return
+		}
+		p.pidnsErr.Store(nil)
+		p.pidns.Store(n)
+	}
+}
+
+// pidnsFD is the PID namespace processes of the pod are born in: 0 for the
+// host's, an error when the pod shares one that is not running.
+func (p *Pod) pidnsFD() (int, error) {
+	if s := p.spec.Spec.ShareProcessNamespace; s == nil || !*s {
+		return 0, nil
+	}
+	if n := p.pidns.Load(); n != nil {
+		return n.pidfd, nil
+	}
+	err := errors.New("the pod's PID namespace is not running")
+	if e := p.pidnsErr.Load(); e != nil {
+		err = fmt.Errorf("the pod's PID namespace: %w", *e)
+	}
+	return 0, err
 }
 
 func (r linuxRuntime) start(i, runNo int) (int, time.Time, error) {
@@ -190,6 +220,10 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
+	pidns, err := p.pidnsFD()
+	if err != nil {
+		return nil, &startError{err}
+	}
 	io, err := openStdio(spec)
 	if err != nil {
 		return nil, err
@@ -197,7 +231,7 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	l := &launch{
 		path: path, argv: argv, env: env, dir: spec.WorkingDir, id: id,
 		files: io.child, tty: spec.TTY,
-		ns: p.nsh, cg: pr.cg, view: view, sec: securityOf(&p.spec.Spec, spec),
+		ns: p.nsh, cg: pr.cg, view: view, sec: securityOf(&p.spec.Spec, spec), pidns: pidns,
 	}
 	if err := pr.cg.Renew(limitsOf(spec.Resources)); err != nil {
 		io.closeChild()

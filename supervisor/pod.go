@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -25,20 +26,24 @@ import (
 // cgroup, the output of an exited process) runs elsewhere and reports back
 // as inputs.
 type Pod struct {
-	sv     *Supervisor
-	name   string
-	spec   *pod.Pod // defaulted and validated; never modified
-	log    zerolog.Logger
-	dir    string // <root>/pods/<name>
-	lock   *os.File
-	cg     *cgroups.Group
-	nsDir  string
-	nsp    namespaces.Paths
-	nsh    *namespaces.Handle
-	files  *podFiles // volumes, /tmp, /etc files and the views
-	execCg *cgroups.Group
-	procs  []*proc // init processes first, then app processes
-	rt     podRuntime
+	sv    *Supervisor
+	name  string
+	spec  *pod.Pod // defaulted and validated; never modified
+	log   zerolog.Logger
+	dir   string // <root>/pods/<name>
+	lock  *os.File
+	cg    *cgroups.Group
+	nsDir string
+	nsp   namespaces.Paths
+	nsh   *namespaces.Handle
+	files *podFiles // volumes, /tmp, /etc files and the views
+	// pidns is the run's PID namespace (shareProcessNamespace), nil before
+	// the first run or when its PID 1 could not start (pidnsErr says why).
+	pidns    atomic.Pointer[pidNamespace]
+	pidnsErr atomic.Pointer[error]
+	execCg   *cgroups.Group
+	procs    []*proc // init processes first, then app processes
+	rt       podRuntime
 
 	dialMu    sync.Mutex
 	netDialer *namespaces.NetDialer // made at the first network check
@@ -407,6 +412,9 @@ func (p *Pod) statusLocked() pod.Status {
 	}
 	if p.files != nil {
 		st.Namespaces.Mounts = p.files.byProc
+	}
+	if n := p.pidns.Load(); n != nil {
+		st.Namespaces.PID = n.path
 	}
 	p.m.Fill(&st)
 	for i, pr := range p.procs {

@@ -46,6 +46,11 @@ type launch struct {
 	// sec is applied to the forking thread last, irreversibly: the thread
 	// is then discarded.
 	sec security.Plan
+	// pidns, when >= 0, is the PID namespace the process is born in (a
+	// namespace file or pidfd of its PID 1); cloneFlags are added to the
+	// fork's (CLONE_NEWPID for a pod's PID 1).
+	pidns      int
+	cloneFlags uintptr
 }
 
 // errStart wraps errors that mean the process could not be started (its
@@ -89,6 +94,7 @@ func forkInPod(l *launch, register func(pid int)) (pid, pidfd int, err error) {
 		attr.Sys.UseCgroupFD = true
 		attr.Sys.CgroupFD = cgfd
 	}
+	attr.Sys.Cloneflags = l.cloneFlags
 	type result struct {
 		pid int
 		err error
@@ -133,6 +139,22 @@ func forkOnThread(l *launch, attr *syscall.ProcAttr, register func(int)) (pid in
 			return 0, errors.Join(err, lerr), false
 		}
 		return 0, fmt.Errorf("join cgroup: %w", err), true
+	}
+	if l.pidns > 0 {
+		leavePID, perr := enterPIDNamespace(l.pidns)
+		if perr != nil {
+			err = fmt.Errorf("join the pod's PID namespace: %w", perr)
+			if cerr := leaveCG(); cerr != nil {
+				return 0, errors.Join(err, cerr), false
+			}
+			if nerr := leaveNS(); nerr != nil {
+				return 0, errors.Join(err, nerr), false
+			}
+			return 0, err, true
+		}
+		// Last out: left after the view, the cgroup and the namespaces.
+		prevNS := leaveNS
+		leaveNS = func() error { return errors.Join(leavePID(), prevNS()) }
 	}
 	leaveView := func() error { return nil }
 	if l.view != "" {

@@ -36,6 +36,46 @@ type podFiles struct {
 	tmpfs  []string          // tmpfs mounted in the host's namespace, to unmount
 	views  []string          // pins, in <root>/views/<pod>
 	byProc map[string]string // process name → its view's pin
+	made   []string          // files and directories made, in order
+}
+
+// mkdirAll is os.MkdirAll that records each directory it makes.
+func (f *podFiles) mkdirAll(path string, mode fs.FileMode) error {
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.IsDir() {
+			return &fs.PathError{Op: "mkdir", Path: path, Err: unix.ENOTDIR}
+		}
+		return nil
+	}
+	if parent := filepath.Dir(path); parent != path {
+		if err := f.mkdirAll(parent, mode); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(path, mode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	f.made = append(f.made, path)
+	return nil
+}
+
+// writeFile is os.WriteFile that records the file.
+func (f *podFiles) writeFile(path string, data []byte, mode fs.FileMode) error {
+	f.made = append(f.made, path)
+	return os.WriteFile(path, data, mode)
+}
+
+// removeMade removes what was made, last first, by name: no file
+// descriptor needed. A directory that holds more (a process's files) is
+// left for os.RemoveAll.
+func (f *podFiles) removeMade() {
+	for i := len(f.made) - 1; i >= 0; i-- {
+		_ = os.Remove(f.made[i])
+	}
+	f.made = nil
 }
 
 func (s *Supervisor) viewsDir(name string) string { return filepath.Join(s.opts.Root, "views", name) }
@@ -43,56 +83,63 @@ func (s *Supervisor) viewsDir(name string) string { return filepath.Join(s.opts.
 // buildFiles makes the pod's volumes, /tmp, /etc/hosts and resolv.conf and
 // one view per distinct set of mounts of its processes. undo removes what
 // it made, also when it fails half-way.
-func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (f *podFiles, undo func(), err error) {
-	f = &podFiles{dir: dir, vols: map[string]string{}, byProc: map[string]string{}}
-	undo = func() { s.removeFiles(spec.Metadata.Name, f, true) }
-	defer func() {
-		if err != nil {
-			undo()
-		}
-	}()
+func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (*podFiles, func(), error) {
+	f := &podFiles{dir: dir, vols: map[string]string{}, byProc: map[string]string{}}
+	// Undone by what f records (no mountinfo to read, no directory to
+	// list: a create that failed for want of file descriptors must still
+	// leave nothing).
+	undo := func() { _ = s.removeFiles(spec.Metadata.Name, f, true) }
+	if err := s.makeFiles(spec, f); err != nil {
+		undo()
+		return nil, nil, err
+	}
+	return f, undo, nil
+}
+
+func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
+	dir := f.dir
 	sp := &spec.Spec
 	if err := s.makeVolumes(spec, f); err != nil {
-		return nil, undo, err
+		return err
 	}
 	if *sp.PrivateTmp {
 		tmp := filepath.Join(dir, "tmp")
-		if err := os.Mkdir(tmp, 0o1777); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, undo, err
+		if err := f.mkdirAll(tmp, 0o1777); err != nil {
+			return err
 		}
 		if err := os.Chmod(tmp, 0o1777|fs.ModeSticky); err != nil {
-			return nil, undo, err
+			return err
 		}
 	}
 	if !sp.HostIPC {
 		shm := filepath.Join(dir, "shm")
-		if err := os.MkdirAll(shm, 0o1777); err != nil {
-			return nil, undo, err
+		if err := f.mkdirAll(shm, 0o1777); err != nil {
+			return err
 		}
 		if err := f.mountTmpfs(shm, shmSize, "1777"); err != nil {
-			return nil, undo, err
+			return err
 		}
 	}
 	etc := filepath.Join(dir, "etc")
-	if err := os.MkdirAll(etc, 0o755); err != nil {
-		return nil, undo, err
+	if err := f.mkdirAll(etc, 0o755); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(etc, "hosts"), s.hostsFile(spec), 0o644); err != nil {
-		return nil, undo, err
+	if err := f.writeFile(filepath.Join(etc, "hosts"), s.hostsFile(spec), 0o644); err != nil {
+		return err
 	}
 	resolv, err := resolvFile(sp)
 	if err != nil {
-		return nil, undo, err
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), resolv, 0o644); err != nil {
-		return nil, undo, err
+	if err := f.writeFile(filepath.Join(etc, "resolv.conf"), resolv, 0o644); err != nil {
+		return err
 	}
 	vdir := s.viewsDir(spec.Metadata.Name)
 	if err := mounts.PrepareDir(filepath.Dir(vdir)); err != nil {
-		return nil, undo, err
+		return err
 	}
 	if err := os.MkdirAll(vdir, 0o700); err != nil {
-		return nil, undo, err
+		return err
 	}
 	seen := map[string]string{}
 	for _, list := range [][]pod.Process{sp.InitProcesses, sp.Processes} {
@@ -100,7 +147,7 @@ func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (f *podFiles, undo fu
 			pr := &list[i]
 			v, err := f.viewOf(spec, pr)
 			if err != nil {
-				return nil, undo, err
+				return err
 			}
 			key := fmt.Sprintf("%+v", v)
 			pin, ok := seen[key]
@@ -108,14 +155,14 @@ func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (f *podFiles, undo fu
 				pin = filepath.Join(vdir, strconv.Itoa(len(f.views)))
 				f.views = append(f.views, pin)
 				if err := mounts.Create(pin, v); err != nil {
-					return nil, undo, fmt.Errorf("process %q: its view of the filesystem: %w", pr.Name, err)
+					return fmt.Errorf("process %q: its view of the filesystem: %w", pr.Name, err)
 				}
 				seen[key] = pin
 			}
 			f.byProc[pr.Name] = pin
 		}
 	}
-	return f, undo, nil
+	return nil
 }
 
 // removeFiles unmounts and removes a pod's views and tmpfs volumes; with
@@ -149,6 +196,9 @@ func (s *Supervisor) removeFiles(name string, f *podFiles, all bool) error {
 		f.tmpfs = nil
 	}
 	if all {
+		if f != nil {
+			f.removeMade()
+		}
 		for _, d := range []string{"volumes", "tmp", "etc", "shm"} {
 			p := filepath.Join(s.podDir(name), d)
 			if f == nil {
@@ -224,7 +274,7 @@ func (s *Supervisor) makeVolumes(spec *pod.Pod, f *podFiles) error {
 			f.vols[v.Name] = v.HostPath.Path
 		case v.EmptyDir != nil:
 			d := filepath.Join(volDir, v.Name)
-			if err := os.MkdirAll(d, 0o777); err != nil {
+			if err := f.mkdirAll(d, 0o777); err != nil {
 				return err
 			}
 			if v.EmptyDir.Medium == pod.MediumMemory {
@@ -251,7 +301,7 @@ func (s *Supervisor) makeVolumes(spec *pod.Pod, f *podFiles) error {
 			f.vols[v.Name] = d
 		case v.Files != nil:
 			d := filepath.Join(volDir, v.Name)
-			if err := os.MkdirAll(d, 0o755); err != nil {
+			if err := f.mkdirAll(d, 0o755); err != nil {
 				return err
 			}
 			if v.Files.Medium == pod.MediumMemory {
@@ -259,7 +309,7 @@ func (s *Supervisor) makeVolumes(spec *pod.Pod, f *podFiles) error {
 					return fmt.Errorf("volume %q: %w", v.Name, err)
 				}
 			}
-			if err := writeFiles(d, v.Files, fsGroup); err != nil {
+			if err := f.writeFiles(d, v.Files, fsGroup); err != nil {
 				return fmt.Errorf("volume %q: %w", v.Name, err)
 			}
 			f.vols[v.Name] = d
@@ -285,7 +335,7 @@ func (f *podFiles) mountTmpfs(dir string, size int64, mode string) error {
 
 // writeFiles writes a files volume: directories 0755, files with their
 // mode (default 0644); with fsGroup, owned by that group.
-func writeFiles(dir string, v *pod.FilesVolume, fsGroup *int64) error {
+func (f *podFiles) writeFiles(dir string, v *pod.FilesVolume, fsGroup *int64) error {
 	gid := -1
 	if fsGroup != nil {
 		gid = int(*fsGroup)
@@ -295,7 +345,7 @@ func writeFiles(dir string, v *pod.FilesVolume, fsGroup *int64) error {
 	}
 	for _, it := range v.Items {
 		p := filepath.Join(dir, filepath.FromSlash(path.Clean(it.Path)))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := f.mkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
 		mode := fs.FileMode(0o644)
@@ -307,7 +357,8 @@ func writeFiles(dir string, v *pod.FilesVolume, fsGroup *int64) error {
 			data = it.BinaryData
 		}
 		tmp := p + ".podvisor-tmp"
-		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		f.made = append(f.made, p)
+		if err := f.writeFile(tmp, data, 0o600); err != nil {
 			return err
 		}
 		if gid >= 0 {
@@ -420,7 +471,7 @@ func (f *podFiles) viewOf(spec *pod.Pod, pr *pod.Process) (mounts.View, error) {
 			}
 		}
 		if sub != "" {
-			p, err := subPath(src, sub)
+			p, err := f.subPath(src, sub)
 			if err != nil {
 				return v, fmt.Errorf("volumeMounts[%d].subPath %q: %w", i, sub, err)
 			}
@@ -439,13 +490,13 @@ func (f *podFiles) viewOf(spec *pod.Pod, pr *pod.Process) (mounts.View, error) {
 
 // subPath is sub inside the volume at root, made (a directory) when it does
 // not exist yet, as kubelet does; it never leaves the volume.
-func subPath(root, sub string) (string, error) {
+func (f *podFiles) subPath(root, sub string) (string, error) {
 	p, err := mounts.SecureJoin(root, sub)
 	if err != nil {
 		return "", err
 	}
 	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(p, 0o755); err != nil {
+		if err := f.mkdirAll(p, 0o755); err != nil {
 			return "", err
 		}
 		// Made through symlinks that changed meanwhile? Resolve again.
