@@ -341,3 +341,48 @@ func decodeStruct(n *yaml.Node, v reflect.Value, path string, errs *ErrorList) {
 		}
 	}
 }
+
+// DecodeStored decodes a pod as podvisor itself writes it (its state file,
+// a copy): as Decode, but the fields podvisor sets, which a pod file may
+// not (Kubernetes), are kept. The data must be JSON.
+func DecodeStored(data []byte) (*Pod, error) {
+	rest, kubernetes, err := splitStored(data)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Decode(rest)
+	if err != nil {
+		return nil, err
+	}
+	p.Kubernetes = kubernetes
+	return p, nil
+}
+
+// LoadStored is Load for a pod as podvisor writes it (see DecodeStored).
+func LoadStored(data []byte) (*Pod, error) {
+	rest, kubernetes, err := splitStored(data)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Load(rest)
+	if err != nil {
+		return nil, err
+	}
+	p.Kubernetes = kubernetes
+	return p, nil
+}
+
+// splitStored takes the fields podvisor sets out of a stored pod.
+func splitStored(data []byte) (rest []byte, kubernetes json.RawMessage, err error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, nil, fmt.Errorf("stored pod: %w", err)
+	}
+	kubernetes, ok := top["kubernetes"]
+	if !ok {
+		return data, nil, nil
+	}
+	delete(top, "kubernetes")
+	rest, err = json.Marshal(top)
+	return rest, kubernetes, err
+}

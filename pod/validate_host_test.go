@@ -1,6 +1,7 @@
 package pod_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -134,6 +135,32 @@ func TestDefaultHostname(t *testing.T) {
 	for name, want := range map[string]string{"web": "web", "web.example": "web.example", long: strings.Repeat("a", 62)} {
 		if got := pod.DefaultHostname(name); got != want {
 			t.Errorf("DefaultHostname(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A pod as podvisor stores it keeps the Kubernetes object it came from,
+// which a pod file may not set.
+func TestStoredKeepsKubernetes(t *testing.T) {
+	p, err := pod.Load([]byte(oneProcess("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Kubernetes = []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"}}`)
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pod.Load(b); err == nil || !strings.Contains(err.Error(), "kubernetes: set by podvisor") {
+		t.Errorf("a pod file with kubernetes: %v", err)
+	}
+	for name, load := range map[string]func([]byte) (*pod.Pod, error){"LoadStored": pod.LoadStored, "DecodeStored": pod.DecodeStored} {
+		q, err := load(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if string(q.Kubernetes) != string(p.Kubernetes) || q.Metadata.Name != "web" {
+			t.Errorf("%s: %+v", name, q)
 		}
 	}
 }

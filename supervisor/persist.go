@@ -208,7 +208,7 @@ func (s *Supervisor) recoverPod(name string) error {
 	raw, err := os.ReadFile(filepath.Join(dir, specFile))
 	var spec *pod.Pod
 	if err == nil {
-		spec, err = pod.Load(raw)
+		spec, err = pod.LoadStored(raw)
 		if err == nil && spec.Metadata.Name != name {
 			err = fmt.Errorf("spec names pod %q", spec.Metadata.Name)
 		}

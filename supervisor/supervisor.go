@@ -414,5 +414,5 @@ func clonePod(p *pod.Pod) (*pod.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pod.Decode(b)
+	return pod.DecodeStored(b)
 }
