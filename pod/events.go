@@ -42,6 +42,8 @@ const (
 	// EventDeadlineExceeded: the pod ran past activeDeadlineSeconds and is
 	// being stopped.
 	EventDeadlineExceeded EventType = "DeadlineExceeded"
+	// EventEvicted: the pod used more than it may and is being stopped.
+	EventEvicted EventType = "Evicted"
 )
 
 // Event is one thing that happened to a pod or one of its processes, as

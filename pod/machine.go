@@ -45,6 +45,9 @@ const (
 	// InCgroupEmpty: what was left in the pod's cgroup is gone (Tasks 0),
 	// or Tasks are still exiting after the drain's limit.
 	InCgroupEmpty
+	// InEvict: the pod used more than it may (an emptyDir over its size
+	// limit); Message says what. It is stopped and ends Failed, Evicted.
+	InEvict
 )
 
 // ProbeKind names a probe.
@@ -333,6 +336,12 @@ func (m *Machine) Step(in Input, now time.Time) []Action {
 		m.probeResult(in, now)
 	case InHookDone:
 		m.hookDone(in, now)
+	case InEvict:
+		if m.down == nil && (m.phase == PhaseInitializing || m.phase == PhaseRunning) {
+			m.publish(Event{Type: EventEvicted, Reason: ReasonEvicted, Message: in.Message})
+			m.beginDown(goalEnd, PhaseFailed, in.Message, now.Add(m.grace()), now)
+			m.down.endReason = ReasonEvicted
+		}
 	case InCgroupEmpty:
 		m.drained(in.Tasks, now)
 	case InTimer:

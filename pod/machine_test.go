@@ -1948,3 +1948,33 @@ func TestMachineActiveDeadline(t *testing.T) {
 	}
 	s.wantWake(s.now.Add(60 * time.Second))
 }
+
+// An eviction (an emptyDir over its limit) stops the pod, which ends
+// Failed with reason Evicted; it is ignored once the pod winds down.
+func TestMachineEvict(t *testing.T) {
+	s := newSimStarted(t, pod.Spec{
+		RestartPolicy:                 pod.RestartAlways,
+		TerminationGracePeriodSeconds: i64(5),
+		Processes:                     []pod.Process{prc("a")},
+	})
+	acts := s.step(pod.Input{Kind: pod.InEvict, Message: `Usage of EmptyDir volume "cache" exceeds the limit "1Mi".`})
+	if got := s.signalledNames(acts); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("evicted: signalled %v", got)
+	}
+	if ev := events(acts, pod.EventEvicted); len(ev) != 1 || ev[0].Reason != pod.ReasonEvicted {
+		t.Errorf("events %+v", ev)
+	}
+	if again := s.step(pod.Input{Kind: pod.InEvict, Message: "again"}); len(events(again, pod.EventEvicted)) != 0 {
+		t.Error("a second eviction during the wind-down was published")
+	}
+	acts = s.signalled("a", 15)
+	s.wantCount(acts, pod.ActDrain, "", 1)
+	s.drain(0)
+	st := s.status()
+	if st.Phase != pod.PhaseFailed || st.Reason != pod.ReasonEvicted || !strings.Contains(st.Message, `"cache"`) {
+		t.Errorf("phase %s reason %q message %q", st.Phase, st.Reason, st.Message)
+	}
+	if ps := s.ps("a"); ps.State != pod.StateTerminated {
+		t.Errorf("a is %s", ps.State)
+	}
+}

@@ -64,6 +64,9 @@ const (
 	// ReasonDeadlineExceeded: the pod ran past activeDeadlineSeconds and
 	// was stopped (the pod's reason, phase Failed).
 	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonEvicted: the pod used more than it may (an emptyDir over its
+	// size limit) and was stopped (the pod's reason, phase Failed).
+	ReasonEvicted = "Evicted"
 )
 
 // Status is a pod's observed state. The daemon prints it as JSON.

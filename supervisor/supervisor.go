@@ -287,6 +287,9 @@ func (s *Supervisor) create(cp *pod.Pod, saved *savedState) (*Pod, error) {
 		return nil, err
 	}
 	go p.loop()
+	if p.files != nil && len(p.files.capped) > 0 {
+		go p.watchStorage()
+	}
 	if s.opts.Persist {
 		go p.persistLoop()
 		if saved == nil {

@@ -226,3 +226,30 @@ func TestFilesHostPathAndSubPath(t *testing.T) {
 		t.Errorf("a subPath symlink escaped the volume: %+v", u)
 	}
 }
+
+// An emptyDir on disk over its sizeLimit gets the pod evicted: stopped,
+// Failed with reason Evicted; a memory emptyDir is a tmpfs of that size.
+func TestEmptyDirSizeLimitEvicts(t *testing.T) {
+	defer func(d time.Duration) { storageCheckEvery = d }(storageCheckEvery)
+	storageCheckEvery = 200 * time.Millisecond
+	sv := newTestSupervisor(t)
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, podYAML(name, `
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - {name: cache, emptyDir: {sizeLimit: 1Mi}}
+  - {name: mem, emptyDir: {medium: Memory, sizeLimit: 2Mi}}
+  processes:
+  - name: fill
+    command: [sh, -c, 'df -k /mem | tail -1; dd if=/dev/zero of=/cache/big bs=64k count=64 2>/dev/null; echo filled; sleep 1000']
+    volumeMounts: [{name: cache, mountPath: /cache}, {name: mem, mountPath: /mem}]
+`)))
+	st := waitPhase(t, p, 15*time.Second, pod.PhaseFailed)
+	if st.Reason != pod.ReasonEvicted || st.Message != `Usage of EmptyDir volume "cache" exceeds the limit "1Mi".` {
+		t.Errorf("reason %q message %q", st.Reason, st.Message)
+	}
+	lines := logLines(t, sv, name, "fill")
+	if len(lines) == 0 || !strings.Contains(lines[0], " 2048 ") {
+		t.Errorf("the memory emptyDir is not a 2 MiB tmpfs: %q", lines)
+	}
+}
