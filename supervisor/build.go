@@ -243,7 +243,7 @@ func (s *Supervisor) sweep(p *Pod) error {
 		return err
 	}
 	unmountUnder(filepath.Join(p.dir, "volumes"))
-	unmountUnder(filepath.Join(p.dir, "shm"))
+	unmountUnder(filepath.Join(p.dir, "run"))
 	if _, err := os.Stat(p.nsDir); err == nil {
 		p.log.Warn().Str("dir", p.nsDir).Msg("removing namespaces left by a previous run")
 		if err := namespaces.Remove(p.nsDir); err != nil {

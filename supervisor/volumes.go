@@ -21,10 +21,10 @@ import (
 // The host side of a pod's filesystem views:
 //
 //	<root>/pods/<pod>/tmp             the pod's /tmp (privateTmp)
-//	<root>/pods/<pod>/shm             the pod's /dev/shm, a tmpfs (unless
-//	                                  hostIPC: POSIX shared memory is files)
-//	<root>/pods/<pod>/etc/hosts       its /etc/hosts
-//	<root>/pods/<pod>/etc/resolv.conf its /etc/resolv.conf
+//	<root>/pods/<pod>/run/            a tmpfs: hosts, resolv.conf (its
+//	                                  /etc files) and shm/, its /dev/shm
+//	                                  (unless hostIPC: POSIX shared memory
+//	                                  is files)
 //	<root>/pods/<pod>/volumes/<name>  emptyDir and files volumes (a tmpfs
 //	                                  mounted there for medium Memory)
 //	<root>/views/<pod>/<n>            the views (pinned mount namespaces);
@@ -206,27 +206,31 @@ func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
 			return err
 		}
 	}
-	if !sp.HostIPC {
-		shm := filepath.Join(dir, "shm")
-		if err := f.mkdirAll(shm, 0o1777); err != nil {
-			return err
-		}
-		if err := f.mountTmpfs(shm, shmSize, "1777"); err != nil {
-			return err
-		}
-	}
-	etc := filepath.Join(dir, "etc")
-	if err := f.mkdirAll(etc, 0o755); err != nil {
+	// One small tmpfs holds the pod's /etc/hosts, resolv.conf and
+	// /dev/shm: made and removed at memory speed, whatever the disk.
+	run := filepath.Join(dir, "run")
+	if err := f.mkdirAll(run, 0o755); err != nil {
 		return err
 	}
-	if err := f.writeFile(filepath.Join(etc, "hosts"), s.hostsFile(spec), 0o644); err != nil {
+	if err := f.mountTmpfs(run, shmSize+runExtra, "0755"); err != nil {
+		return err
+	}
+	if !sp.HostIPC {
+		if err := os.Mkdir(filepath.Join(run, "shm"), 0o1777); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join(run, "shm"), 0o1777|fs.ModeSticky); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(run, "hosts"), s.hostsFile(spec), 0o644); err != nil {
 		return err
 	}
 	resolv, err := resolvFile(sp)
 	if err != nil {
 		return err
 	}
-	if err := f.writeFile(filepath.Join(etc, "resolv.conf"), resolv, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(run, "resolv.conf"), resolv, 0o644); err != nil {
 		return err
 	}
 	vdir := s.viewsDir(spec.Metadata.Name)
@@ -294,7 +298,7 @@ func (s *Supervisor) removeFiles(name string, f *podFiles, all bool) error {
 		if f != nil {
 			f.removeMade()
 		}
-		for _, d := range []string{"volumes", "tmp", "etc", "shm"} {
+		for _, d := range []string{"volumes", "tmp", "run"} {
 			p := filepath.Join(s.podDir(name), d)
 			if f == nil {
 				// Never remove through a mount left behind by a crash.
@@ -415,8 +419,12 @@ func (s *Supervisor) makeVolumes(spec *pod.Pod, f *podFiles) error {
 	return nil
 }
 
-// shmSize is a pod's /dev/shm, as the container runtimes size it.
-const shmSize = 64 << 20
+// shmSize is a pod's /dev/shm, as the container runtimes size it; runExtra
+// is room for its /etc files beside it.
+const (
+	shmSize  = 64 << 20
+	runExtra = 1 << 20
+)
 
 func (f *podFiles) mountTmpfs(dir string, size int64, mode string) error {
 	opts := "mode=" + mode
@@ -536,11 +544,11 @@ func (f *podFiles) viewOf(spec *pod.Pod, pr *pod.Process) (mounts.View, error) {
 		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/tmp", Source: filepath.Join(f.dir, "tmp")})
 	}
 	v.Mounts = append(v.Mounts,
-		mounts.Mount{Target: "/etc/hosts", Source: filepath.Join(f.dir, "etc", "hosts"), ReadOnly: v.ReadOnlyRoot},
-		mounts.Mount{Target: "/etc/resolv.conf", Source: filepath.Join(f.dir, "etc", "resolv.conf"), ReadOnly: v.ReadOnlyRoot})
+		mounts.Mount{Target: "/etc/hosts", Source: filepath.Join(f.dir, "run", "hosts"), ReadOnly: v.ReadOnlyRoot},
+		mounts.Mount{Target: "/etc/resolv.conf", Source: filepath.Join(f.dir, "run", "resolv.conf"), ReadOnly: v.ReadOnlyRoot})
 	switch {
 	case !sp.HostIPC:
-		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/dev/shm", Source: filepath.Join(f.dir, "shm")})
+		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/dev/shm", Source: filepath.Join(f.dir, "run", "shm")})
 	case v.ReadOnlyRoot:
 		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/dev/shm", Source: "/dev/shm"})
 	}
