@@ -75,8 +75,11 @@ type Status struct {
 	// Namespace is the pod's metadata.namespace (set for pods made from
 	// Kubernetes manifests).
 	Namespace string `json:"namespace,omitempty"`
-	Phase     Phase  `json:"phase"`
-	Message   string `json:"message"`
+	// QOSClass is Guaranteed, Burstable or BestEffort, as Kubernetes
+	// classes the pod by its requests and limits (QOSClass).
+	QOSClass string `json:"qosClass,omitempty"`
+	Phase    Phase  `json:"phase"`
+	Message  string `json:"message"`
 	// Reason is a word for why the pod is in its phase, when there is one
 	// (DeadlineExceeded), as Kubernetes' status.reason.
 	Reason   string `json:"reason,omitempty"`

@@ -164,3 +164,24 @@ func TestStoredKeepsKubernetes(t *testing.T) {
 		}
 	}
 }
+
+func TestQOSClass(t *testing.T) {
+	q := func(s string) *pod.Quantity { v, _ := pod.ParseQuantity(s); return &v }
+	proc := func(r pod.Resources) pod.Process { return pod.Process{Name: "a", Command: []string{"x"}, Resources: r} }
+	for _, tc := range []struct {
+		want string
+		spec pod.Spec
+	}{
+		{pod.QOSBestEffort, pod.Spec{Processes: []pod.Process{proc(pod.Resources{})}}},
+		{pod.QOSGuaranteed, pod.Spec{Processes: []pod.Process{proc(pod.Resources{Limits: pod.Limits{CPU: q("1"), Memory: q("1Gi")}})}}},
+		{pod.QOSGuaranteed, pod.Spec{Processes: []pod.Process{proc(pod.Resources{Limits: pod.Limits{CPU: q("1"), Memory: q("1Gi")}, Requests: pod.Requests{CPU: q("1000m"), Memory: q("1Gi")}})}}},
+		{pod.QOSBurstable, pod.Spec{Processes: []pod.Process{proc(pod.Resources{Limits: pod.Limits{CPU: q("1"), Memory: q("1Gi")}, Requests: pod.Requests{CPU: q("500m")}})}}},
+		{pod.QOSBurstable, pod.Spec{Processes: []pod.Process{proc(pod.Resources{Requests: pod.Requests{Memory: q("64Mi")}})}}},
+		{pod.QOSBurstable, pod.Spec{Processes: []pod.Process{proc(pod.Resources{Limits: pod.Limits{CPU: q("1"), Memory: q("1Gi")}}), proc(pod.Resources{})}}},
+		{pod.QOSGuaranteed, pod.Spec{Resources: pod.Resources{Limits: pod.Limits{CPU: q("2"), Memory: q("2Gi")}}, Processes: []pod.Process{proc(pod.Resources{})}}},
+	} {
+		if got := pod.QOSClass(&tc.spec); got != tc.want {
+			t.Errorf("QOSClass(%+v) = %s, want %s", tc.spec.Processes, got, tc.want)
+		}
+	}
+}

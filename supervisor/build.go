@@ -19,6 +19,7 @@ import (
 func newPod(s *Supervisor, spec *pod.Pod, now time.Time) *Pod {
 	name := spec.Metadata.Name
 	return &Pod{
+		qos:     pod.QOSClass(&spec.Spec),
 		sv:      s,
 		name:    name,
 		spec:    spec,

@@ -37,6 +37,7 @@ type Pod struct {
 	nsp   namespaces.Paths
 	nsh   *namespaces.Handle
 	files *podFiles // volumes, /tmp, /etc files and the views
+	qos   string    // the QoS class, computed once
 	// pidns is the run's PID namespace (shareProcessNamespace), nil before
 	// the first run or when its PID 1 could not start (pidnsErr says why).
 	pidns    atomic.Pointer[pidNamespace]
@@ -399,6 +400,7 @@ func (p *Pod) statusLocked() pod.Status {
 	st := pod.Status{
 		Name:      p.name,
 		Namespace: p.spec.Metadata.Namespace,
+		QOSClass:  p.qos,
 		Hostname:  p.spec.Spec.Hostname,
 		Namespaces: pod.NamespacePaths{
 			Net: p.nsp.Net, IPC: p.nsp.IPC, UTS: p.nsp.UTS,
