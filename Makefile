@@ -47,7 +47,7 @@ test-unit:
 	@install -d -m 1777 $(TEST_TMPDIR)
 	$(GO) test -count=1 ./pod/ ./cgroups/ -run 'Fake|OwnPaths|V1Dir|Prune|Open|Test[^I]'
 	$(GO) test -count=1 -run 'TestEngine' ./supervisor/
-	$(GO) test -count=1 ./probe/ ./supervisor/api/
+	$(GO) test -count=1 ./probe/ ./supervisor/api/ ./supervisor/api/manifest/ ./pod/kube/ ./security/ ./mounts/
 
 # Timing and footprint figures (docs/benchmarks.md); needs root. The idle
 # CPU measure lasts PODVISOR_BENCH_IDLE (default 60s).

@@ -243,8 +243,10 @@ func (s *Supervisor) sweep(p *Pod) error {
 	if err := s.removeFiles(p.name, nil, false); err != nil {
 		return err
 	}
-	unmountUnder(filepath.Join(p.dir, "volumes"))
-	unmountUnder(filepath.Join(p.dir, "run"))
+	// By name, not p.dir: a pod whose spec cannot be read is swept as a
+	// ghost, with no directory of its own set.
+	unmountUnder(filepath.Join(s.podDir(p.name), "volumes"))
+	unmountUnder(filepath.Join(s.podDir(p.name), "run"))
 	if _, err := os.Stat(p.nsDir); err == nil {
 		p.log.Warn().Str("dir", p.nsDir).Msg("removing namespaces left by a previous run")
 		if err := namespaces.Remove(p.nsDir); err != nil {

@@ -64,14 +64,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		HideVersion:            true,
 		ExitErrHandler:         func(*cli.Context, error) {},
-		Flags:                  logFlags(socketFlag()),
+		// --configmap and --secret take file names, commas included.
+		DisableSliceFlagSeparator: true,
+		Flags:                     logFlags(socketFlag()),
 		Commands: append([]*cli.Command{
 			upCommand(),
 			daemonCommand(),
 			validateCommand(),
 			versionCommand(),
 			generateCommand(),
-		}, clientCommands()...),
+		}, append(clientCommands(), getCommand())...),
 	}
 }
 

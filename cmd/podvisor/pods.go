@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -64,13 +65,13 @@ func clientCommands() []*cli.Command {
 	timeout := &cli.IntFlag{Name: "timeout", Usage: "grace period in seconds, instead of the pod's terminationGracePeriodSeconds"}
 	return []*cli.Command{
 		{
-			Name: "run", Usage: "create a pod from FILE and start it; returns once its processes have started", ArgsUsage: "FILE",
-			Flags:  []cli.Flag{socketFlag()},
+			Name: "run", Usage: "create the pods of FILE (podvisor/v1 or Kubernetes manifests) and start them; returns once their processes have started", ArgsUsage: "FILE",
+			Flags:  append([]cli.Flag{socketFlag()}, manifestFlags()...),
 			Action: createAction(true),
 		},
 		{
-			Name: "create", Usage: "create a pod from FILE without starting it", ArgsUsage: "FILE",
-			Flags:  []cli.Flag{socketFlag()},
+			Name: "create", Usage: "create the pods of FILE (podvisor/v1 or Kubernetes manifests) without starting them", ArgsUsage: "FILE",
+			Flags:  append([]cli.Flag{socketFlag()}, manifestFlags()...),
 			Action: createAction(false),
 		},
 		{
@@ -145,25 +146,35 @@ func clientCommands() []*cli.Command {
 			},
 		},
 		{
-			Name: "inspect", Usage: "print a pod's status", ArgsUsage: "NAME",
-			Flags: []cli.Flag{socketFlag(), outputFlag("json", "json or yaml")},
+			Name: "inspect", Usage: "print a pod's status; with --kube, the pod as a Kubernetes v1 Pod with its status", ArgsUsage: "NAME",
+			Flags: []cli.Flag{socketFlag(), outputFlag("json", "json or yaml"), kubeFlag()},
 			Action: func(c *cli.Context) error {
 				name, err := oneArg(c, "NAME")
 				if err != nil {
 					return err
 				}
-				st, err := client(c).Get(c.Context, name)
-				if err != nil {
-					return err
-				}
-				switch o := c.String("output"); o {
-				case "json":
-					return printJSON(c.App.Writer, st)
-				case "yaml":
-					return printYAML(c.App.Writer, st)
-				default:
+				o := c.String("output")
+				if o != "json" && o != "yaml" {
 					return fmt.Errorf("-o: must be json or yaml, got %q", o)
 				}
+				var v any
+				if c.Bool("kube") {
+					kp, err := kubePod(c, name, kubeOptions())
+					if err != nil {
+						return err
+					}
+					v = kp
+				} else {
+					st, err := client(c).Get(c.Context, name)
+					if err != nil {
+						return err
+					}
+					v = st
+				}
+				if o == "yaml" {
+					return printYAML(c.App.Writer, v)
+				}
+				return printJSON(c.App.Writer, v)
 			},
 		},
 		{
@@ -189,11 +200,18 @@ func clientCommands() []*cli.Command {
 	}
 }
 
-// createAction sends a pod file to the daemon and prints the pod's name;
-// with start, the pod is started and must not fail while starting.
+// createAction sends a pod file, podvisor/v1 or Kubernetes manifests,
+// with the --configmap and --secret files, to the daemon, which creates
+// every pod of it or none; it prints the notices and warnings on stderr,
+// then each pod's name. With start, the pods are started and must not fail
+// while starting.
 func createAction(start bool) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		file, err := oneArg(c, "FILE")
+		if err != nil {
+			return err
+		}
+		data, err := readManifestFlags(c)
 		if err != nil {
 			return err
 		}
@@ -201,17 +219,28 @@ func createAction(start bool) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		st, err := client(c).Create(c.Context, spec, start, start)
+		sts, warnings, err := client(c).CreateAll(c.Context, spec, api.CreateOptions{
+			Start:             start,
+			Wait:              start,
+			IgnoreUnsupported: data.ignoreUnsupported,
+			ConfigMaps:        data.configMaps,
+			Secrets:           data.secrets,
+		})
+		printLines(c.App.ErrWriter, "", warnings)
 		if err != nil {
 			return err
 		}
-		if start {
-			if err := checkStarted(st); err != nil {
-				return err
+		var errs []error
+		for _, st := range sts {
+			if start {
+				if err := checkStarted(st); err != nil {
+					errs = append(errs, err)
+					continue
+				}
 			}
+			fmt.Fprintln(c.App.Writer, st.Name)
 		}
-		fmt.Fprintln(c.App.Writer, st.Name)
-		return nil
+		return errors.Join(errs...)
 	}
 }
 
@@ -255,9 +284,12 @@ func timeoutFlag(c *cli.Context) (*int, error) {
 	return &v, nil
 }
 
+// printJSON prints v as indented JSON, with <, > and & as they are (as
+// kubectl prints them), not escaped for HTML.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
@@ -276,8 +308,15 @@ func printYAML(w io.Writer, v any) error {
 	return enc.Encode(generic)
 }
 
+// printTable prints ps's table. A NAMESPACE column comes first when a pod
+// has a namespace (one made from a Kubernetes manifest), as in kubectl get
+// pods -A; a podvisor/v1 pod has none there: "-".
 func printTable(w io.Writer, pods []pod.Status, wide bool) error {
+	withNS := slices.ContainsFunc(pods, func(st pod.Status) bool { return st.Namespace != "" })
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	if withNS {
+		fmt.Fprint(tw, "NAMESPACE\t")
+	}
 	if wide {
 		fmt.Fprintln(tw, "NAME\tPHASE\tREADY\tRESTARTS\tAGE\tPIDS\tCGROUP\tMESSAGE")
 	} else {
@@ -286,6 +325,13 @@ func printTable(w io.Writer, pods []pod.Status, wide bool) error {
 	for _, st := range pods {
 		ready, total := st.Ready()
 		row := fmt.Sprintf("%s\t%s\t%d/%d\t%d\t%s", st.Name, st.Phase, ready, total, st.Restarts(), age(time.Since(st.CreatedAt)))
+		if withNS {
+			ns := st.Namespace
+			if ns == "" {
+				ns = "-"
+			}
+			row = ns + "\t" + row
+		}
 		if wide {
 			var pids []string
 			for _, ps := range append(st.Init, st.Processes...) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
+	"github.com/podvisor/podvisor/supervisor/api/manifest"
 	"github.com/podvisor/podvisor/supervisor/daemon"
 )
 
@@ -29,25 +31,30 @@ func cgroupParentFlag() cli.Flag {
 func upCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "up",
-		Usage:     "run one pod in the foreground, without a daemon",
+		Usage:     "run the pods of FILE (podvisor/v1 or Kubernetes manifests) in the foreground, without a daemon",
 		ArgsUsage: "FILE",
-		Flags:     logFlags(rootFlag(), cgroupParentFlag()),
+		Flags:     logFlags(append([]cli.Flag{rootFlag(), cgroupParentFlag()}, manifestFlags()...)...),
 		Action:    upAction,
 	}
 }
 
-// prefixWriter prints process output as "name | line", one line at a time.
+// prefixWriter prints process output as "process | line", or, with
+// withPod, "pod/process | line", one line at a time.
 type prefixWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	colour bool
-	colors map[string]int
+	mu      sync.Mutex
+	w       io.Writer
+	colour  bool
+	withPod bool
+	colors  map[string]int
 }
 
 var palette = []int{36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94}
 
 func (pw *prefixWriter) line(l supervisor.Line) {
 	process, line := l.Process, l.Text
+	if pw.withPod {
+		process = l.Pod + "/" + process
+	}
 	pw.mu.Lock()
 	defer pw.mu.Unlock()
 	if pw.colour {
@@ -66,15 +73,30 @@ func upAction(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("up: exactly one FILE is needed")
 	}
-	spec, err := loadPod(c.Args().First())
+	file := c.Args().First()
+	data, err := readManifestFlags(c)
 	if err != nil {
-		return fmt.Errorf("%s: %w", c.Args().First(), err)
+		return err
+	}
+	b, err := readSpec(file)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	res, err := data.load(b, c.String("root"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	logger, err := newLogger(c, c.App.ErrWriter)
 	if err != nil {
 		return err
 	}
-	out := &prefixWriter{w: c.App.Writer, colors: map[string]int{}}
+	for _, n := range res.Notices {
+		logger.Info().Msg(manifest.NoticePrefix + n)
+	}
+	for _, w := range res.Warnings {
+		logger.Warn().Msg(manifest.WarningPrefix + w)
+	}
+	out := &prefixWriter{w: c.App.Writer, colors: map[string]int{}, withPod: len(res.Pods) > 1}
 	if f, ok := c.App.Writer.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		out.colour = true
 	}
@@ -100,51 +122,95 @@ func upAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := sv.Create(spec)
-	if err != nil {
-		_ = sv.Close(context.Background())
-		return err
-	}
-	if err := p.Start(); err != nil {
-		_ = sv.Remove(context.Background(), p.Name(), supervisor.RemoveOptions{Force: true, KeepLogs: true})
-		_ = sv.Close(context.Background())
-		return err
-	}
-	ended := make(chan pod.Status, 1)
-	go func() {
-		st, _ := p.Wait(context.Background())
-		ended <- st
-	}()
-	// Under systemd (a unit made by `podvisor generate systemd`), say ready
-	// once the app processes have been started.
-	go func() {
-		if st, err := p.WaitFor(context.Background(), (*pod.Status).Launched); err == nil && !st.Phase.Ended() {
-			daemon.Notify(logger, "READY=1\nSTATUS=pod "+st.Name+" running")
+	// Every pod is created, then every pod started; when one cannot be,
+	// those made so far are removed (their logs kept).
+	var pods []*supervisor.Pod
+	undo := func(err error) error {
+		for _, p := range pods {
+			_ = sv.Remove(context.Background(), p.Name(), supervisor.RemoveOptions{Force: true, KeepLogs: true})
 		}
+		_ = sv.Close(context.Background())
+		return err
+	}
+	for _, spec := range res.Pods {
+		p, err := sv.Create(spec)
+		if err != nil {
+			return undo(err)
+		}
+		pods = append(pods, p)
+	}
+	for _, p := range pods {
+		if err := p.Start(); err != nil {
+			if len(pods) > 1 {
+				err = fmt.Errorf("pod %s: %w", p.Name(), err)
+			}
+			return undo(err)
+		}
+	}
+	ended := make(chan pod.Status, len(pods))
+	for _, p := range pods {
+		go func() {
+			st, _ := p.Wait(context.Background())
+			ended <- st
+		}()
+	}
+	// Under systemd (a unit made by `podvisor generate systemd`), say ready
+	// once the app processes of every pod have been started (or the pod
+	// has ended), unless none runs any more.
+	go func() {
+		var names []string
+		for _, p := range pods {
+			st, err := p.WaitFor(context.Background(), (*pod.Status).Launched)
+			if err != nil {
+				return
+			}
+			if !st.Phase.Ended() {
+				names = append(names, st.Name)
+			}
+		}
+		if len(names) == 0 {
+			return
+		}
+		what := "pod " + names[0]
+		if len(names) > 1 {
+			what = "pods " + strings.Join(names, ", ")
+		}
+		daemon.Notify(logger, "READY=1\nSTATUS="+what+" running")
 	}()
-	var final pod.Status
+	var finals []pod.Status
 	stopping := false
-	for done := false; !done; {
+	them := "the pod"
+	if len(pods) > 1 {
+		them = "the pods"
+	}
+	for len(finals) < len(pods) {
 		select {
-		case final = <-ended:
-			done = true
+		case st := <-ended:
+			finals = append(finals, st)
 		case sig := <-sigs:
 			grace := (*time.Duration)(nil)
 			if stopping {
 				zero := time.Duration(0)
 				grace = &zero
-				logger.Warn().Msg("second signal: killing the pod now")
+				logger.Warn().Msg("second signal: killing " + them + " now")
 			} else {
-				logger.Info().Str("signal", sig.String()).Msg("stopping the pod")
+				logger.Info().Str("signal", sig.String()).Msg("stopping " + them)
 			}
 			if !stopping {
 				daemon.Notify(logger, "STOPPING=1")
 			}
 			stopping = true
-			go func() { _ = p.Stop(context.Background(), grace) }()
+			for _, p := range pods {
+				go func() { _ = p.Stop(context.Background(), grace) }()
+			}
 		}
 	}
-	rmErr := sv.Remove(context.Background(), p.Name(), supervisor.RemoveOptions{Force: true, KeepLogs: true})
+	var rmErr error
+	for _, p := range pods {
+		if err := sv.Remove(context.Background(), p.Name(), supervisor.RemoveOptions{Force: true, KeepLogs: true}); err != nil && rmErr == nil {
+			rmErr = err
+		}
+	}
 	closeErr := sv.Close(context.Background())
 	if rmErr != nil {
 		return rmErr
@@ -152,10 +218,16 @@ func upAction(c *cli.Context) error {
 	if closeErr != nil {
 		return closeErr
 	}
-	if final.Phase == pod.PhaseFailed {
-		if final.Message != "" {
-			logger.Error().Str("pod", final.Name).Msg(final.Message)
+	failed := false
+	for _, final := range finals {
+		if final.Phase == pod.PhaseFailed {
+			if final.Message != "" {
+				logger.Error().Str("pod", final.Name).Msg(final.Message)
+			}
+			failed = true
 		}
+	}
+	if failed {
 		return errExit{1}
 	}
 	return nil

@@ -9,21 +9,34 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/pod/kube"
+	"github.com/podvisor/podvisor/supervisor/api/manifest"
 )
 
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "validate",
-		Usage:     "check pod files: print each problem with its field path, or FILE: ok",
+		Usage:     "check pod files (podvisor/v1 or Kubernetes manifests): print each problem with its field path, or FILE: ok",
 		ArgsUsage: "FILE...",
+		Flags:     manifestFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return errors.New("validate: at least one FILE is needed")
 			}
+			data, err := readManifestFlags(c)
+			if err != nil {
+				return err
+			}
 			bad := 0
 			var problems []string
 			for _, file := range c.Args().Slice() {
-				if _, err := loadPod(file); err != nil {
+				b, err := readSpec(file)
+				if err == nil {
+					var res *kube.Result
+					res, err = data.load(b, "/")
+					printLines(c.App.ErrWriter, file+": ", manifest.Lines(res))
+				}
+				if err != nil {
 					bad++
 					var list pod.ErrorList
 					if errors.As(err, &list) {
@@ -50,7 +63,8 @@ func validateCommand() *cli.Command {
 	}
 }
 
-// loadPod reads, decodes, defaults and validates a pod file ("-" is stdin).
+// loadPod reads, decodes, defaults and validates a podvisor/v1 pod file
+// ("-" is stdin).
 func loadPod(file string) (*pod.Pod, error) {
 	var data []byte
 	var err error

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -91,6 +92,18 @@ func closedConn(err error) bool {
 
 // send makes a request and turns an error answer into an *Error.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	resp, err := c.roundTrip(ctx, method, path, q, body, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := answerError(resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// roundTrip makes a request and returns the answer, whatever its status.
+func (c *Client) roundTrip(ctx context.Context, method, path string, q url.Values, body []byte, contentType string) (*http.Response, error) {
 	u := "http://podvisor" + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -103,6 +116,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	if err != nil {
 		return nil, err
 	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		err = unwrapURL(err)
@@ -112,16 +128,22 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 		}
 		return nil, fmt.Errorf("cannot reach the podvisor daemon at %s: %w", c.socket, err)
 	}
-	if resp.StatusCode >= 300 {
-		defer resp.Body.Close()
-		var eb ErrorBody
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
-			eb = ErrorBody{Error: fmt.Sprintf("daemon answered %s", resp.Status), Code: CodeInternal}
-		}
-		return nil, &Error{Status: resp.StatusCode, Code: eb.Code, Message: eb.Error}
-	}
 	return resp, nil
+}
+
+// answerError turns an error answer (a status of 300 or more) into an
+// *Error, and closes its body; it returns nil for any other answer.
+func answerError(resp *http.Response) error {
+	if resp.StatusCode < 300 {
+		return nil
+	}
+	defer resp.Body.Close()
+	var eb ErrorBody
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+		eb = ErrorBody{Error: fmt.Sprintf("daemon answered %s", resp.Status), Code: CodeInternal}
+	}
+	return &Error{Status: resp.StatusCode, Code: eb.Code, Message: eb.Error}
 }
 
 func unwrapURL(err error) error {
@@ -170,6 +192,117 @@ func (c *Client) Create(ctx context.Context, spec []byte, start, wait bool) (pod
 	}
 	var st pod.Status
 	return st, c.do(ctx, "POST", "/v1/pods", q, spec, &st)
+}
+
+// CreateOptions are the options of CreateAll.
+type CreateOptions struct {
+	// Start starts the pods once they are all created (?start=true).
+	Start bool
+	// Wait, with Start, returns once every pod has started (?wait=true).
+	Wait bool
+	// IgnoreUnsupported turns the refusal of a Kubernetes field podvisor
+	// cannot honour into a warning, the field left out
+	// (?ignoreUnsupported=true).
+	IgnoreUnsupported bool
+	// ConfigMaps and Secrets are the contents of --configmap and --secret
+	// files: ConfigMap (Secret) documents for the manifest's env and
+	// volumes. When either is given, the request is a multipart/form-data
+	// body (see docs/api.md).
+	ConfigMaps, Secrets [][]byte
+}
+
+// CreateAll sends a pod file, podvisor/v1 or Kubernetes manifests of any
+// number of pods, and creates every pod of it (?all=true): all of them, or,
+// when one cannot be created, none. It returns their statuses in the
+// file's order, and the notices and warnings of the translation, one line
+// each ("notice: ...", "warning: ..."), which come in the answer's Warning
+// headers; the warnings are returned with an error too.
+func (c *Client) CreateAll(ctx context.Context, spec []byte, o CreateOptions) ([]pod.Status, []string, error) {
+	q := url.Values{"all": {"true"}}
+	if o.Start {
+		q.Set("start", "true")
+	}
+	if o.Wait {
+		q.Set("wait", "true")
+	}
+	if o.IgnoreUnsupported {
+		q.Set("ignoreUnsupported", "true")
+	}
+	body, contentType := spec, ""
+	if len(o.ConfigMaps) > 0 || len(o.Secrets) > 0 {
+		var err error
+		body, contentType, err = multipartBody(spec, o.ConfigMaps, o.Secrets)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	resp, err := c.roundTrip(ctx, "POST", "/v1/pods", q, body, contentType)
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings := ParseWarnings(resp.Header)
+	if err := answerError(resp); err != nil {
+		return nil, warnings, err
+	}
+	defer resp.Body.Close()
+	var raw json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		if closedConn(err) {
+			return nil, warnings, &ClosedError{Socket: c.socket, Err: err}
+		}
+		return nil, warnings, fmt.Errorf("decode daemon answer: %w", err)
+	}
+	// One pod: the status object; several: an array of them.
+	var out []pod.Status
+	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		err = json.Unmarshal(raw, &out)
+	} else {
+		var st pod.Status
+		err = json.Unmarshal(raw, &st)
+		out = []pod.Status{st}
+	}
+	if err != nil {
+		return nil, warnings, fmt.Errorf("decode daemon answer: %w", err)
+	}
+	return out, warnings, nil
+}
+
+// Part names of a multipart/form-data create body.
+const (
+	PartFile      = "file"
+	PartConfigMap = "configmap"
+	PartSecret    = "secret"
+)
+
+// multipartBody is a create body of the pod file and its ConfigMap and
+// Secret files, as parts named file, configmap and secret.
+func multipartBody(spec []byte, configMaps, secrets [][]byte) ([]byte, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	add := func(name string, data []byte) error {
+		w, err := mw.CreateFormField(name)
+		if err == nil {
+			_, err = w.Write(data)
+		}
+		return err
+	}
+	if err := add(PartFile, spec); err != nil {
+		return nil, "", err
+	}
+	for _, d := range configMaps {
+		if err := add(PartConfigMap, d); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, d := range secrets {
+		if err := add(PartSecret, d); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
 // Start starts a pod; with wait, it returns once the pod has started.

@@ -1,10 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -21,8 +25,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podvisor/podvisor/pod"
+	"github.com/podvisor/podvisor/pod/kube"
 	"github.com/podvisor/podvisor/supervisor"
 	"github.com/podvisor/podvisor/supervisor/api"
+	"github.com/podvisor/podvisor/supervisor/api/manifest"
 )
 
 // Server serves the API for one supervisor.
@@ -248,6 +254,13 @@ func (s *Server) spec(w http.ResponseWriter, r *http.Request) {
 // maxSpec bounds a request body.
 const maxSpec = 1 << 20
 
+// maxWarnings bounds the bytes of the Warning headers of one answer; the
+// warnings past it are counted in a last one.
+const maxWarnings = 256 << 10
+
+// create reads a pod file (podvisor/v1 or Kubernetes manifests, perhaps
+// with ConfigMap and Secret files in a multipart/form-data body), creates
+// its pods, all or none, and with ?start=true starts them.
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
 	if err != nil {
@@ -260,23 +273,140 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("pod spec larger than %d bytes: %w", maxSpec, pod.ErrInvalid))
 		return
 	}
-	spec, err := pod.Load(body)
+	q := r.URL.Query()
+	o := manifest.Options(s.Supervisor.Root())
+	o.IgnoreUnsupported = q.Get("ignoreUnsupported") == "true"
+	file, err := splitBody(r.Header.Get("Content-Type"), body, &o)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	p, err := s.Supervisor.Create(spec)
+	res, err := manifest.Load(file, o)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if r.URL.Query().Get("start") == "true" {
-		if err := startPod(r, p); err != nil {
+	setWarnings(w.Header(), manifest.Lines(res))
+	if n := len(res.Pods); n > 1 && q.Get("all") != "true" {
+		s.fail(w, r, fmt.Errorf("the body holds %d pods: add ?all=true to create them all (the answer is then an array of statuses): %w", n, pod.ErrInvalid))
+		return
+	}
+	if len(res.Pods) == 1 {
+		// One pod: as it has always been; a pod that fails to start is
+		// kept, with the error.
+		p, err := s.Supervisor.Create(res.Pods[0])
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		if q.Get("start") == "true" {
+			if err := startPod(r, p); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		writeJSON(w, http.StatusCreated, p.Status())
+		return
 	}
-	writeJSON(w, http.StatusCreated, p.Status())
+	// Several pods: all of them or none. The pods this request made are
+	// removed again when one cannot be created or started.
+	var made []*supervisor.Pod
+	rollback := func(err error) {
+		ctx := context.WithoutCancel(r.Context())
+		zero := time.Duration(0)
+		for _, p := range made {
+			if rerr := s.Supervisor.Remove(ctx, p.Name(), supervisor.RemoveOptions{Force: true, Grace: &zero}); rerr != nil {
+				s.Log.Error().Err(rerr).Str("pod", p.Name()).Msg("create: cannot remove a pod of a failed create")
+			}
+		}
+		s.fail(w, r, err)
+	}
+	for _, spec := range res.Pods {
+		p, err := s.Supervisor.Create(spec)
+		if err != nil {
+			rollback(err)
+			return
+		}
+		made = append(made, p)
+	}
+	if q.Get("start") == "true" {
+		for _, p := range made {
+			if err := p.Start(); err != nil {
+				rollback(fmt.Errorf("pod %q: %w", p.Name(), err))
+				return
+			}
+		}
+		for _, p := range made {
+			if err := waitStarted(r, p); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+	}
+	out := make([]pod.Status, len(made))
+	for i, p := range made {
+		out[i] = p.Status()
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// splitBody returns the pod file of a create body. A multipart/form-data
+// body holds it as its part "file", and ConfigMap and Secret files as parts
+// "configmap" and "secret" (any number, in order), which go to o; any other
+// body is the pod file itself.
+func splitBody(contentType string, body []byte, o *kube.Options) ([]byte, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" {
+		return body, nil
+	}
+	if params["boundary"] == "" {
+		return nil, fmt.Errorf("a multipart/form-data body without a boundary: %w", pod.ErrInvalid)
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var file []byte
+	files := 0
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the multipart body: %v: %w", err, pod.ErrInvalid)
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return nil, fmt.Errorf("reading the multipart body: %v: %w", err, pod.ErrInvalid)
+		}
+		switch name := part.FormName(); name {
+		case api.PartFile:
+			file = data
+			files++
+		case api.PartConfigMap:
+			o.ConfigMaps = append(o.ConfigMaps, data)
+		case api.PartSecret:
+			o.Secrets = append(o.Secrets, data)
+		default:
+			return nil, fmt.Errorf("multipart body: unknown part %q: the parts are %q, %q and %q: %w", name, api.PartFile, api.PartConfigMap, api.PartSecret, pod.ErrInvalid)
+		}
+	}
+	if files != 1 {
+		return nil, fmt.Errorf("multipart body: %d parts %q, want exactly one (the pod file): %w", files, api.PartFile, pod.ErrInvalid)
+	}
+	return file, nil
+}
+
+// setWarnings adds one Warning header per line, up to maxWarnings bytes.
+func setWarnings(h http.Header, lines []string) {
+	size := 0
+	for i, l := range lines {
+		v := api.WarningHeader(l)
+		if size+len(v) > maxWarnings {
+			h.Add("Warning", api.WarningHeader(fmt.Sprintf("%s%d more notices and warnings not shown", manifest.WarningPrefix, len(lines)-i)))
+			return
+		}
+		size += len(v)
+		h.Add("Warning", v)
+	}
 }
 
 // startPod starts p and, with ?wait=true, waits until it has started.
