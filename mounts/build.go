@@ -438,15 +438,9 @@ func (b *builder) mirror(dir int, st *unix.Stat_t, missing []string, isDir bool)
 	if err != nil {
 		return -1, err
 	}
-	for _, name := range names {
-		if err := mirrorEntry(dir, mfd, name); err != nil {
-			return -1, fmt.Errorf("mirror %s: %w", name, err)
-		}
-	}
-	target, err := makePath(mfd, missing, isDir)
-	if err != nil {
-		return -1, err
-	}
+	// Attached first, then filled: a mount can be attached inside a
+	// detached one only since Linux 6.x (6.1 answers EINVAL). dir still
+	// reaches the directory below the mirror, whose entries are bound.
 	root, err := isRoot(dir)
 	if err == nil {
 		err = unix.MoveMount(mfd, "", dir, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
@@ -459,8 +453,16 @@ func (b *builder) mirror(dir int, st *unix.Stat_t, missing []string, isDir bool)
 		}
 	}
 	if err != nil {
-		unix.Close(target)
 		return -1, fmt.Errorf("mount the mirror: %w", err)
+	}
+	for _, name := range names {
+		if err := mirrorEntry(dir, mfd, name); err != nil {
+			return -1, fmt.Errorf("mirror %s: %w", name, err)
+		}
+	}
+	target, err := makePath(mfd, missing, isDir)
+	if err != nil {
+		return -1, err
 	}
 	return target, nil
 }
