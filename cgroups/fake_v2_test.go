@@ -237,6 +237,15 @@ func TestFakeV2CreateSingleLimits(t *testing.T) {
 			want:   map[string]string{"pids.max": "1"},
 			absent: []string{"cpu.max", "memory.max", "memory.swap.max"},
 		},
+		{
+			// A request of 250m: 256 shares, cpu.weight 35 on v2 (the
+			// runtimes' conversion; the manager writes only CpuWeight:
+			// found on a real v2 kernel).
+			name:   "cpu request and memory request",
+			l:      Limits{CPUShares: 256, MemoryLow: 64 << 20},
+			want:   map[string]string{"cpu.weight": "35", "memory.low": "67108864"},
+			absent: []string{"cpu.max", "memory.max", "pids.max"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fakeTestMode(t)

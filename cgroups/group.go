@@ -57,10 +57,17 @@ func (l Limits) resources() *occ.Resources {
 		r.PidsLimit = &l.Pids
 	}
 	if l.CPUShares > 0 {
+		// v1 reads CpuShares; v2's manager reads only CpuWeight and leaves
+		// the conversion to its caller.
 		r.CpuShares = l.CPUShares
+		r.CpuWeight = WeightOf(l.CPUShares)
 	}
 	return r
 }
+
+// WeightOf is the cgroup v2 cpu.weight of v1 shares, as the OCI runtimes
+// convert them (opencontainers/cgroups' ConvertCPUSharesToCgroupV2Value).
+func WeightOf(shares uint64) uint64 { return occ.ConvertCPUSharesToCgroupV2Value(shares) }
 
 // SharesOf converts a CPU request in millicores to cgroup v1 shares, as
 // kubelet does (at least 2).

@@ -167,6 +167,9 @@ func (p *Pod) execCheck(ctx context.Context, pr *proc, argv []string) (bool, str
 	if err != nil {
 		return false, err.Error()
 	}
+	if pidns > 0 {
+		defer unix.Close(pidns)
+	}
 	view := p.view(spec.Name)
 	path := argv[0]
 	if view == "" {

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,8 +86,10 @@ func TestRequestsWeighCgroups(t *testing.T) {
 	v2 := sv.h.Mode == cgroups.Unified
 	want := map[string]string{"a": "256", "b": "1024", "": "1280"}
 	if v2 {
-		// cgroup v2: cpu.weight = 1 + (shares-2)*9999/262142
-		want = map[string]string{"a": "10", "b": "39", "": "49"}
+		// cgroup v2: cpu.weight, converted as the OCI runtimes do.
+		for k, shares := range map[string]uint64{"a": 256, "b": 1024, "": 1280} {
+			want[k] = strconv.FormatUint(cgroups.WeightOf(shares), 10)
+		}
 	}
 	for proc, w := range want {
 		path := st.Cgroup

@@ -48,13 +48,14 @@ func (r linuxRuntime) prepare() {
 }
 
 // pidnsFD is the PID namespace processes of the pod are born in: 0 for the
-// host's, an error when the pod shares one that is not running.
+// host's, else a descriptor the caller closes; an error when the pod shares
+// one that is not running.
 func (p *Pod) pidnsFD() (int, error) {
 	if s := p.spec.Spec.ShareProcessNamespace; s == nil || !*s {
 		return 0, nil
 	}
 	if n := p.pidns.Load(); n != nil {
-		return n.pidfd, nil
+		return n.dup()
 	}
 	err := errors.New("the pod's PID namespace is not running")
 	if e := p.pidnsErr.Load(); e != nil {
@@ -223,6 +224,9 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	pidns, err := p.pidnsFD()
 	if err != nil {
 		return nil, &startError{err}
+	}
+	if pidns > 0 {
+		defer unix.Close(pidns)
 	}
 	io, err := openStdio(spec)
 	if err != nil {

@@ -96,17 +96,35 @@ func mountProcIn(pin string, host int) error {
 
 // pidNamespace is a pod's PID namespace while its PID 1 runs.
 type pidNamespace struct {
-	pid   int
-	pidfd int // the PID 1's, to join its namespace and to kill it
-	path  string
+	pid  int
+	path string
+
+	mu    sync.Mutex
+	pidfd int // the PID 1's, to join its namespace and to kill it; -1 once closed
 }
 
 func (n *pidNamespace) close() {
-	if n != nil && n.pidfd >= 0 {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.pidfd >= 0 {
 		_ = unix.PidfdSendSignal(n.pidfd, unix.SIGKILL, nil, 0)
 		unix.Close(n.pidfd)
 		n.pidfd = -1
 	}
+}
+
+// dup is a descriptor of the PID 1 of the caller's own, to join its
+// namespace even if the run ends (and closes n) meanwhile.
+func (n *pidNamespace) dup() (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.pidfd < 0 {
+		return -1, errors.New("the pod's PID namespace has ended")
+	}
+	return unix.FcntlInt(uintptr(n.pidfd), unix.F_DUPFD_CLOEXEC, 0)
 }
 
 // pauseTimeout bounds the wait for a pod's PID 1 to be ready.

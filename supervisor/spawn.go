@@ -46,9 +46,9 @@ type launch struct {
 	// sec is applied to the forking thread last, irreversibly: the thread
 	// is then discarded.
 	sec security.Plan
-	// pidns, when >= 0, is the PID namespace the process is born in (a
-	// namespace file or pidfd of its PID 1); cloneFlags are added to the
-	// fork's (CLONE_NEWPID for a pod's PID 1).
+	// pidns, when > 0, is the PID namespace the process is born in (a
+	// namespace file or pidfd of its PID 1; 0 or -1: the host's);
+	// cloneFlags are added to the fork's (CLONE_NEWPID for a pod's PID 1).
 	pidns      int
 	cloneFlags uintptr
 }

@@ -305,6 +305,52 @@ func (s *Supervisor) create(cp *pod.Pod, saved *savedState) (*Pod, error) {
 	return p, nil
 }
 
+// CreateAllOptions are how CreateAll makes several pods.
+type CreateAllOptions struct {
+	// Start starts every pod once all are created.
+	Start bool
+	// KeepLogs keeps the logs of the pods removed when one fails.
+	KeepLogs bool
+}
+
+// CreateAll creates the pods of specs, and with o.Start starts them, all
+// or none: when one cannot be created or started, the pods made by this
+// call are removed again (SIGKILL, no grace) and the error names the pod.
+// The pods are returned in the order of specs.
+func (s *Supervisor) CreateAll(ctx context.Context, specs []*pod.Pod, o CreateAllOptions) ([]*Pod, error) {
+	var made []*Pod
+	undo := func(err error) ([]*Pod, error) {
+		zero := time.Duration(0)
+		for _, p := range made {
+			if rerr := s.Remove(context.WithoutCancel(ctx), p.Name(), RemoveOptions{Force: true, Grace: &zero, KeepLogs: o.KeepLogs}); rerr != nil {
+				s.opts.Logger.Error().Err(rerr).Str("pod", p.Name()).Msg("cannot remove a pod of a failed create")
+			}
+		}
+		return nil, err
+	}
+	for _, spec := range specs {
+		p, err := s.Create(spec)
+		if err != nil {
+			if len(specs) > 1 && spec != nil {
+				err = fmt.Errorf("pod %q: %w", spec.Metadata.Name, err)
+			}
+			return undo(err)
+		}
+		made = append(made, p)
+	}
+	if o.Start {
+		for _, p := range made {
+			if err := p.Start(); err != nil {
+				if len(made) > 1 {
+					err = fmt.Errorf("pod %q: %w", p.Name(), err)
+				}
+				return undo(err)
+			}
+		}
+	}
+	return made, nil
+}
+
 // RemoveOptions tune Remove.
 type RemoveOptions struct {
 	// Force stops a running pod first, with no grace period beyond Grace.

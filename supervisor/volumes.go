@@ -457,6 +457,11 @@ func (f *podFiles) writeFiles(dir string, v *pod.FilesVolume, fsGroup *int64) er
 		if it.Mode != nil {
 			mode = fs.FileMode(*it.Mode)
 		}
+		if gid >= 0 {
+			// As kubelet's ownership change of a read-only volume: the
+			// fsGroup may read every file.
+			mode |= 0o440
+		}
 		data := []byte(it.Data)
 		if it.BinaryData != nil {
 			data = it.BinaryData
@@ -477,6 +482,18 @@ func (f *podFiles) writeFiles(dir string, v *pod.FilesVolume, fsGroup *int64) er
 		if err := os.Rename(tmp, p); err != nil {
 			return err
 		}
+	}
+	if gid >= 0 {
+		// Directories: the fsGroup's, setgid, as kubelet leaves them.
+		return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			if err := os.Chown(p, -1, gid); err != nil {
+				return err
+			}
+			return os.Chmod(p, 0o755|fs.ModeSetgid)
+		})
 	}
 	return nil
 }
@@ -500,8 +517,10 @@ func checkHostPath(h *pod.HostPathVolume) error {
 	}
 	switch h.Type {
 	case pod.HostPathUnset:
+		// No check; a missing path is made a directory, as the container
+		// runtimes do for a bind mount's source.
 		if missing {
-			return fmt.Errorf("%s does not exist", h.Path)
+			return os.MkdirAll(h.Path, 0o755)
 		}
 		return nil
 	case pod.HostPathDirectoryOrCreate:

@@ -253,3 +253,31 @@ func TestEmptyDirSizeLimitEvicts(t *testing.T) {
 		t.Errorf("the memory emptyDir is not a 2 MiB tmpfs: %q", lines)
 	}
 }
+
+// CreateAll makes several pods all or none: when one cannot be created,
+// those made before it are removed again.
+func TestCreateAllOrNone(t *testing.T) {
+	sv := newTestSupervisor(t)
+	a, b := podName(t), podName(t)
+	specs := []*pod.Pod{
+		load(t, podYAML(a, "  processes: [{name: x, command: [sleep, \"100\"]}]\n")),
+		load(t, podYAML(b, "  volumes: [{name: h, hostPath: {path: /proc/self/status, type: Directory}}]\n  processes: [{name: x, command: [sleep, \"100\"], volumeMounts: [{name: h, mountPath: /h}]}]\n")),
+	}
+	_, err := sv.CreateAll(context.Background(), specs, CreateAllOptions{Start: true})
+	if err == nil || !strings.Contains(err.Error(), `pod "`+b+`"`) || !strings.Contains(err.Error(), "is not a directory") {
+		t.Fatalf("CreateAll: %v", err)
+	}
+	for _, n := range []string{a, b} {
+		if _, err := sv.Get(n); err == nil {
+			t.Errorf("pod %s is left", n)
+		}
+		if _, err := os.Lstat(filepath.Join(sv.Root(), "pods", n)); err == nil {
+			t.Errorf("pod %s's directory is left", n)
+		}
+	}
+	pods, err := sv.CreateAll(context.Background(), specs[:1], CreateAllOptions{Start: true})
+	if err != nil || len(pods) != 1 {
+		t.Fatalf("CreateAll of one: %v", err)
+	}
+	waitCond(t, pods[0], 10*time.Second, "running", func(s *pod.Status) bool { return procStatus(*s, "x").State == pod.StateRunning })
+}

@@ -122,30 +122,12 @@ func upAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Every pod is created, then every pod started; when one cannot be,
-	// those made so far are removed (their logs kept).
-	var pods []*supervisor.Pod
-	undo := func(err error) error {
-		for _, p := range pods {
-			_ = sv.Remove(context.Background(), p.Name(), supervisor.RemoveOptions{Force: true, KeepLogs: true})
-		}
+	// Every pod is created, then every pod started, all or none (the
+	// logs of a failed start are kept).
+	pods, err := sv.CreateAll(context.Background(), res.Pods, supervisor.CreateAllOptions{Start: true, KeepLogs: true})
+	if err != nil {
 		_ = sv.Close(context.Background())
 		return err
-	}
-	for _, spec := range res.Pods {
-		p, err := sv.Create(spec)
-		if err != nil {
-			return undo(err)
-		}
-		pods = append(pods, p)
-	}
-	for _, p := range pods {
-		if err := p.Start(); err != nil {
-			if len(pods) > 1 {
-				err = fmt.Errorf("pod %s: %w", p.Name(), err)
-			}
-			return undo(err)
-		}
 	}
 	ended := make(chan pod.Status, len(pods))
 	for _, p := range pods {

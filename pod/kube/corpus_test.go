@@ -150,11 +150,34 @@ func TestCorpus(t *testing.T) {
 					t.Errorf("no warning with %q in\n%s", w, strings.Join(r.Warnings, "\n"))
 				}
 			}
+			for _, line := range append(slices.Clone(r.Notices), r.Warnings...) {
+				if nestedParens(line) {
+					t.Errorf("nested parentheses: %s", line)
+				}
+			}
 			if !c.opts.IgnoreUnsupported && len(r.Warnings) > 0 {
 				t.Errorf("warnings without ignore-unsupported: %q", r.Warnings)
 			}
 		})
 	}
+}
+
+// nestedParens reports whether s has parentheses within parentheses, as
+// "has no effect (a (b))" would.
+func nestedParens(s string) bool {
+	depth := 0
+	for _, r := range s {
+		switch r {
+		case '(':
+			depth++
+			if depth > 1 {
+				return true
+			}
+		case ')':
+			depth--
+		}
+	}
+	return false
 }
 
 // TestCorpusCoversTable: every row of the field table is set by at least

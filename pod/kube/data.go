@@ -107,26 +107,23 @@ func (s *dataStore) add(obj *object) {
 		d.add(np, "required")
 		return
 	case !isSubdomain(o.name):
-		d.add(np, "%q is not a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters", o.name)
+		d.add(np, "%q is not a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', at most 253 characters", o.name)
 		return
 	}
 	if o.namespace != "" && !isLabel(o.namespace) {
-		d.add(join(obj.prefix, "metadata.namespace"), "%q is not a DNS-1123 label", o.namespace)
+		d.add(join(obj.prefix, "metadata.namespace"), "%q is not a lowercase RFC 1123 label", o.namespace)
 		return
 	}
 	key := dataKey(o.kind, o.namespace, o.name)
 	if s.objs[key] != nil {
-		d.add(np, "duplicate %s %q in namespace %q", o.kind, o.name, nsName(o.namespace))
+		if o.namespace == "" {
+			d.add(np, "duplicate %s %q with no namespace", o.kind, o.name)
+		} else {
+			d.add(np, "duplicate %s %q in namespace %q", o.kind, o.name, o.namespace)
+		}
 		return
 	}
 	s.objs[key] = o
-}
-
-func nsName(ns string) string {
-	if ns == "" {
-		return "any"
-	}
-	return ns
 }
 
 // find looks up a ConfigMap or Secret for a pod of namespace ns: one of

@@ -17,6 +17,10 @@
 // warning with Options.IgnoreUnsupported). docs/kubernetes.md prints the
 // table.
 //
+// The annotations that still stand for securityContext fields (AppArmor
+// per container, the legacy seccomp ones) are read into those fields, as
+// the API server reads them, and refused like them.
+//
 // The translation resolves at load what kubelet resolves at a
 // container's start: env (values with $(VAR) expanded as Kubernetes does,
 // the downward API, resourceFieldRef, ConfigMap and Secret keys, envFrom),

@@ -82,3 +82,33 @@ func TestDocTable(t *testing.T) {
 	}
 	t.Errorf("the field table of %s is stale: run go test ./pod/kube -run TestDocTable -update", docPath)
 }
+
+// TestDocNamespaces: the table and the differences from a kubelet say
+// plainly what hostPID: false and hostNetwork mean in podvisor.
+func TestDocNamespaces(t *testing.T) {
+	const hostPID = "hostPID: true is podvisor's default; hostPID: false (the Kubernetes default) is not a PID namespace per container: processes see the host's processes unless shareProcessNamespace: true gives the pod one"
+	if f, _ := Lookup("spec.hostPID"); !strings.Contains(f.Note, hostPID) {
+		t.Errorf("the spec.hostPID row says %q, want %q", f.Note, hostPID)
+	}
+	if f, _ := Lookup("spec.hostNetwork"); !strings.Contains(f.Note, "host name is the host's") {
+		t.Errorf("the spec.hostNetwork row says %q, nothing of the host name", f.Note)
+	}
+	doc, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	i, j := strings.Index(text, "## 8. Differences from a kubelet"), strings.Index(text, "## Field table")
+	if i < 0 || j < i {
+		t.Fatalf("%s has no differences section", docPath)
+	}
+	diff := strings.Join(strings.Fields(text[i:j]), " ")
+	for _, want := range []string{
+		"`hostPID: true` is podvisor's default; `hostPID: false` (the Kubernetes default) is not a PID namespace per container: processes see the host's processes unless `shareProcessNamespace: true` gives the pod one",
+		"A `hostNetwork` pod's host name is the host's",
+	} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("the differences from a kubelet do not say %q", want)
+		}
+	}
+}

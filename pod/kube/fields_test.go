@@ -3,6 +3,7 @@ package kube
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -61,6 +62,10 @@ func TestTableRows(t *testing.T) {
 		}
 		if f.Default != "" && f.Disposition == Honoured {
 			t.Errorf("row %s: an honoured row has no default", f.Path)
+		}
+		// The notice puts the note in parentheses: "X has no effect (note)".
+		if f.Disposition == NoEffect && strings.ContainsAny(f.Note, "()") {
+			t.Errorf("row %s: a no-effect note has no parentheses, they would nest in the notice: %q", f.Path, f.Note)
 		}
 	}
 }

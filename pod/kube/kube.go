@@ -32,7 +32,9 @@ type Options struct {
 	ConfigMaps [][]byte
 	// Secrets are the contents of --secret files: Secret documents.
 	Secrets [][]byte
-	// NodeName is the downward API's spec.nodeName: the host name.
+	// NodeName is the downward API's spec.nodeName: the host name. It is
+	// also the host name of a hostNetwork pod that sets no spec.hostname
+	// (lowercased), as kubelet gives it.
 	NodeName string
 	// HostIP is the downward API's status.hostIP (and, with hostNetwork,
 	// status.podIP).
@@ -87,9 +89,12 @@ var podKinds = map[string]struct {
 	"List":        {"v1", reflect.TypeFor[metav1.List]()},
 }
 
-// IsKubernetes reports whether data holds a Kubernetes object: a document
-// whose apiVersion is not podvisor/v1. Such a file must go through Load;
-// a podvisor/v1 file may too.
+// IsKubernetes reports whether data holds a Kubernetes object, or a
+// document that means to be one: a document whose apiVersion is not
+// podvisor/v1; or, with no apiVersion, one with spec.containers,
+// spec.initContainers or spec.template, or a kind other than Pod. Such a
+// file must go through Load, which names what is missing; a podvisor/v1
+// file may too.
 func IsKubernetes(data []byte) bool {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -100,14 +105,106 @@ func IsKubernetes(data []byte) bool {
 		if len(doc.Content) == 0 {
 			continue
 		}
-		if n := resolve(doc.Content[0]); n.Kind == yaml.MappingNode {
-			v, _ := scalarKey(n, "apiVersion")
-			k, _ := scalarKey(n, "kind")
-			if v != "" && v != pod.APIVersion && k != "" {
-				return true
-			}
+		if n := resolve(doc.Content[0]); n.Kind == yaml.MappingNode && looksKubernetes(n) {
+			return true
 		}
 	}
+}
+
+// looksKubernetes reports whether a document is, or means to be, a
+// Kubernetes object (see IsKubernetes).
+func looksKubernetes(n *yaml.Node) bool {
+	v, _ := scalarKey(n, "apiVersion")
+	switch {
+	case v == pod.APIVersion:
+		return false
+	case v != "":
+		return true
+	}
+	switch podvisorOrKubeSpec(n) {
+	case "kubernetes":
+		return true
+	case "podvisor":
+		return false
+	}
+	k, _ := scalarKey(n, "kind")
+	return k != "" && k != pod.Kind
+}
+
+// podvisorOrKubeSpec says whose vocabulary a document's spec is in:
+// "kubernetes" (containers, initContainers, template), "podvisor"
+// (processes, initProcesses) or "".
+func podvisorOrKubeSpec(n *yaml.Node) string {
+	spec := mapKey(n, "spec")
+	if spec == nil {
+		return ""
+	}
+	for _, p := range pairs(spec) {
+		switch p.key.Value {
+		case "containers", "initContainers", "template":
+			return "kubernetes"
+		case "processes", "initProcesses":
+			return "podvisor"
+		}
+	}
+	return ""
+}
+
+// kindAPIVersion is the apiVersion of a kind Load reads (a typed list's
+// is its items').
+func kindAPIVersion(kind string) string {
+	if k, ok := podKinds[kind]; ok {
+		return k.apiVersion
+	}
+	return podKinds[strings.TrimSuffix(kind, "List")].apiVersion
+}
+
+// exampleKind is a kind of apiVersion, for a message.
+func exampleKind(apiVersion string) string {
+	switch apiVersion {
+	case "apps/v1":
+		return "Deployment"
+	case "batch/v1":
+		return "Job"
+	}
+	return "Pod"
+}
+
+// suggestKind is the kind Load reads that an unknown kind is a near miss
+// of (the same letters in another case, or at most two edits away, one
+// for a short kind), or "". Only kinds of apiVersion v1, apps/v1 and
+// batch/v1 (or of no apiVersion) are near misses: another group's kinds
+// are skipped as they are.
+func suggestKind(kind, apiVersion string) string {
+	switch apiVersion {
+	case "", "v1", "apps/v1", "batch/v1":
+	default:
+		return ""
+	}
+	var kinds []string
+	for _, k := range sortedKeys(podKinds) {
+		kinds = append(kinds, k)
+		if k != "List" {
+			kinds = append(kinds, k+"List")
+		}
+	}
+	best, bestD := "", 1<<30
+	for _, k := range kinds {
+		if strings.EqualFold(k, kind) {
+			return k
+		}
+		if d := editDistance(strings.ToLower(kind), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	limit := 2
+	if len(kind) <= 4 {
+		limit = 1
+	}
+	if bestD <= limit {
+		return best
+	}
+	return ""
 }
 
 // scalarKey is the text of a mapping's scalar key, and whether it is
@@ -326,15 +423,6 @@ func (l *loader) readObject(n *yaml.Node, d *docErrs, prefix, only, listOf strin
 		l.readPodvisor(n, d, prefix)
 		return
 	}
-	if kind == "" || apiVersion == "" {
-		if apiVersion == "" {
-			d.add(join(prefix, "apiVersion"), "required: a Kubernetes object has apiVersion and kind (podvisor/v1 for a podvisor pod file)")
-		}
-		if kind == "" {
-			d.add(join(prefix, "kind"), "required: a Kubernetes object has apiVersion and kind")
-		}
-		return
-	}
 	base, typed := kind, false
 	if b, isList := strings.CutSuffix(kind, "List"); isList && b != "" {
 		if _, known := podKinds[b]; known {
@@ -342,6 +430,37 @@ func (l *loader) readObject(n *yaml.Node, d *docErrs, prefix, only, listOf strin
 		}
 	}
 	known, ok := podKinds[base]
+	if !ok && kind != "" {
+		if s := suggestKind(kind, apiVersion); s != "" {
+			d.add(join(prefix, "kind"), "unsupported value %q: did you mean %q?", kind, s)
+			if apiVersion == "" {
+				d.add(join(prefix, "apiVersion"), "required: %s for a %s", kindAPIVersion(s), s)
+			}
+			return
+		}
+	}
+	if kind == "" || apiVersion == "" {
+		podvisor := (kind == "" || kind == pod.Kind) && podvisorOrKubeSpec(n) == "podvisor"
+		if apiVersion == "" {
+			switch {
+			case podvisor:
+				d.add(join(prefix, "apiVersion"), "required: %s for a podvisor pod file", pod.APIVersion)
+			case ok:
+				d.add(join(prefix, "apiVersion"), "required: %s for a %s", known.apiVersion, kind)
+			default:
+				d.add(join(prefix, "apiVersion"), "required: a Kubernetes object has apiVersion and kind (v1 for a Pod; %s for a podvisor pod file)", pod.APIVersion)
+			}
+		}
+		if kind == "" {
+			d.add(join(prefix, "kind"), "required (for example %s)", exampleKind(apiVersion))
+		}
+		if kind == "" || !ok || podvisor {
+			return
+		}
+		// A known kind without its apiVersion: read on, to report the
+		// object's other problems too.
+		apiVersion = known.apiVersion
+	}
 	if only != "" && (!ok || base != only && base != "List") {
 		d.add(join(prefix, "kind"), "%s %q in a %s file: it holds %ss only", kind, name, strings.ToLower(only), only)
 		return

@@ -12,12 +12,13 @@ var (
 	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 )
 
-// isLabel reports whether s is a DNS-1123 label: at most 63 lowercase
-// letters, digits and '-', starting and ending with a letter or digit.
+// isLabel reports whether s is a lowercase RFC 1123 label: at most 63
+// lowercase letters, digits and '-', starting and ending with a letter or
+// digit.
 func isLabel(s string) bool { return len(s) <= 63 && labelRE.MatchString(s) }
 
-// isSubdomain reports whether s is a DNS-1123 subdomain: labels joined by
-// dots, at most 253 characters.
+// isSubdomain reports whether s is a lowercase RFC 1123 subdomain: labels
+// joined by dots, at most 253 characters.
 func isSubdomain(s string) bool {
 	if s == "" || len(s) > 253 {
 		return false

@@ -126,12 +126,12 @@ func (l *loader) translate(obj *object) *pod.Pod {
 		if err != nil {
 			t.err(namePath, "cannot make a name: %v", err)
 		} else if !isSubdomain(t.name) {
-			t.err(namePath, "%q does not make a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'", meta.GenerateName)
+			t.err(namePath, "%q does not make a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.'", meta.GenerateName)
 		}
 	} else if t.name == "" {
 		t.err(namePath, "required (or metadata.generateName)")
 	} else if !isSubdomain(t.name) {
-		t.err(namePath, "%q is not a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters", t.name)
+		t.err(namePath, "%q is not a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', at most 253 characters", t.name)
 	}
 	t.who = fmt.Sprintf("pod %q", t.name)
 	t.pm.add("metadata.name", namePath)
@@ -144,7 +144,7 @@ func (l *loader) translate(obj *object) *pod.Pod {
 	if t.namespace == "" {
 		t.namespace = "default"
 	} else if !isLabel(t.namespace) {
-		t.err(pre("metadata.namespace"), "%q is not a DNS-1123 label", t.namespace)
+		t.err(pre("metadata.namespace"), "%q is not a lowercase RFC 1123 label", t.namespace)
 	}
 	t.pm.add("metadata.namespace", pre("metadata.namespace"))
 	uid, err := t.newUID()
@@ -156,6 +156,7 @@ func (l *loader) translate(obj *object) *pod.Pod {
 	t.pm.add("metadata.labels", tmetaPath+".labels")
 	t.pm.add("metadata.annotations", tmetaPath+".annotations")
 	t.checkAnnotations(tmeta.Annotations, tmetaPath+".annotations")
+	t.securityAnnotations(tmeta.Annotations, tmetaPath+".annotations", spec)
 
 	if workload {
 		if tmeta.Name != "" || tmeta.GenerateName != "" || tmeta.Namespace != "" {
@@ -560,6 +561,7 @@ func (t *translator) podSpec(s *corev1.PodSpec, sp string) pod.Spec {
 	if len(s.Containers) == 0 {
 		t.err(sp+".containers", "required: at least one container")
 	}
+	t.uniqueNames(s, sp)
 	for i := range s.InitContainers {
 		cp := fmt.Sprintf("%s.initContainers[%d]", sp, i)
 		t.pm.add(fmt.Sprintf("spec.initProcesses[%d]", i), cp)
@@ -573,13 +575,35 @@ func (t *translator) podSpec(s *corev1.PodSpec, sp string) pod.Spec {
 	return ps
 }
 
+// uniqueNames checks that container names are unique across
+// initContainers and containers, naming both places of a duplicate.
+func (t *translator) uniqueNames(s *corev1.PodSpec, sp string) {
+	first := map[string]string{}
+	for _, list := range []struct {
+		field string
+		cs    []corev1.Container
+	}{{"initContainers", s.InitContainers}, {"containers", s.Containers}} {
+		for i, c := range list.cs {
+			if c.Name == "" {
+				continue
+			}
+			np := fmt.Sprintf("%s.%s[%d].name", sp, list.field, i)
+			if f, dup := first[c.Name]; dup {
+				t.err(np, "duplicate name %q (also %s)", c.Name, f)
+				continue
+			}
+			first[c.Name] = np
+		}
+	}
+}
+
 // hostname sets the pod's host name as kubelet makes it.
 func (t *translator) hostname(s *corev1.PodSpec, sp string, ps *pod.Spec) {
 	if o := s.HostnameOverride; o != nil && *o != "" {
 		hp := sp + ".hostnameOverride"
 		switch {
 		case len(*o) > 64 || !isSubdomain(*o):
-			t.err(hp, "%q is not a DNS-1123 subdomain of at most 64 characters", *o)
+			t.err(hp, "%q is not a lowercase RFC 1123 subdomain of at most 64 characters", *o)
 		case s.SetHostnameAsFQDN != nil && *s.SetHostnameAsFQDN:
 			t.err(hp, "not with setHostnameAsFQDN: true")
 		case s.HostNetwork:
@@ -591,9 +615,23 @@ func (t *translator) hostname(s *corev1.PodSpec, sp string, ps *pod.Spec) {
 	}
 	if s.Hostname != "" {
 		if !isLabel(s.Hostname) {
-			t.err(sp+".hostname", "%q is not a DNS-1123 label", s.Hostname)
+			t.err(sp+".hostname", "%q is not a lowercase RFC 1123 label", s.Hostname)
 		}
 		return
+	}
+	if s.HostNetwork {
+		// kubelet gives a pod in the host's network the host's name.
+		name := strings.ToLower(t.l.o.NodeName)
+		if len(name) <= 63 && pod.IsName(name) {
+			ps.Hostname = name
+			t.pm.add("spec.hostname", sp+".hostNetwork")
+			return
+		}
+		why := "the host's name is unknown"
+		if name != "" {
+			why = fmt.Sprintf("the host's name %q is not a pod's host name: lowercase RFC 1123 labels joined by dots, at most 63 characters", t.l.o.NodeName)
+		}
+		t.notice("%s: %s; the pod's host name is %q, as without hostNetwork", sp+".hostNetwork", why, pod.DefaultHostname(t.name))
 	}
 	// The default is metadata.name, cut as kubelet cuts it
 	// (pod.DefaultHostname); a problem of it is one of metadata.name.
@@ -792,13 +830,22 @@ func (t *translator) resources(rr corev1.ResourceRequirements, path string, podL
 		for _, name := range sortedKeys(which.list) {
 			n := corev1.ResourceName(name)
 			qp := fmt.Sprintf("%s.%s[%s]", path, which.name, name)
-			if why := unsupportedResource(n, podLevel); why != "" {
+			if why := t.unsupportedResource(n, which.name, podLevel); why != "" {
 				t.refuse(qp, "%s", why)
 				continue
 			}
 			q := which.list[n]
 			if q.Sign() < 0 {
 				t.err(qp, "must be greater than or equal to 0, got %s", q.String())
+				continue
+			}
+			if n == resourcePids {
+				// podvisor's own pod-level limit: a number of tasks.
+				if v := q.Value(); v < 1 || q.Cmp(*resource.NewQuantity(v, resource.DecimalSI)) != 0 {
+					t.err(qp, "must be a whole number of processes, at least 1, got %s", q.String())
+				} else {
+					out.Limits.Pids = &v
+				}
 				continue
 			}
 			if pq := t.quantity(q, qp); pq != nil {
@@ -828,20 +875,34 @@ func (t *translator) resources(rr corev1.ResourceRequirements, path string, podL
 	return out
 }
 
-// unsupportedResource says why a resource name is refused, or "".
-func unsupportedResource(n corev1.ResourceName, podLevel bool) string {
+// resourcePids is podvisor's pod-level limit of tasks (pids.max), which a
+// manifest may set under spec.resources.limits.
+const resourcePids corev1.ResourceName = "pids"
+
+// unsupportedResource says why a resource name is refused in the limits
+// or requests (which) of a container or, podLevel, of the pod, or "".
+func (t *translator) unsupportedResource(n corev1.ResourceName, which string, podLevel bool) string {
 	switch {
 	case n == corev1.ResourceCPU || n == corev1.ResourceMemory:
 		return ""
+	case n == resourcePids && podLevel:
+		if which == "limits" {
+			return ""
+		}
+		return "pids is a limit only: there is no pids request"
+	case n == resourcePids:
+		return fmt.Sprintf("pids is not a container resource: podvisor's pids limit is the pod's, under %s.resources.limits", t.specPath)
 	case n == corev1.ResourceEphemeralStorage:
 		if podLevel {
-			return "pod-level resources are cpu and memory only"
+			return "ephemeral-storage is not a pod-level resource: set it per container"
 		}
 		return ""
 	case strings.HasPrefix(string(n), corev1.ResourceHugePagesPrefix):
 		return "huge pages are not supported"
 	case strings.Contains(string(n), "/"):
 		return "extended resources are not supported"
+	case podLevel:
+		return fmt.Sprintf("%q is not a pod-level resource: podvisor limits the pod's cpu, memory and pids", n)
 	}
 	return fmt.Sprintf("%q is not a container resource: podvisor limits cpu, memory and ephemeral-storage", n)
 }

@@ -704,3 +704,110 @@ func TestSuspendedJobWarning(t *testing.T) {
 		t.Errorf("%q", r.Warnings)
 	}
 }
+
+// TestIsKubernetesHalfWritten: a document that means to be a Kubernetes
+// object, though its apiVersion or kind is missing, goes to Load, which
+// names what is missing, not to the podvisor/v1 reader.
+func TestIsKubernetesHalfWritten(t *testing.T) {
+	cases := []struct {
+		src  string
+		want bool
+	}{
+		{"apiVersion: v1\nmetadata: {name: p}\n", true},
+		{"kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, command: [x]}]}\n", true},
+		{"metadata: {name: p}\nspec: {containers: [{name: a, command: [x]}]}\n", true},
+		{"metadata: {name: p}\nspec: {initContainers: [{name: a, command: [x]}]}\n", true},
+		{"kind: Deployment\nmetadata: {name: d}\nspec: {template: {}}\n", true},
+		{"kind: Deployment\nmetadata: {name: d}\n", true},
+		{"apiVersion: apps/v1\nkind: Deploymnet\n", true},
+		{"apiVersion: v1\nkind: pod\n", true},
+		// podvisor/v1, or what means to be.
+		{"kind: Pod\nmetadata: {name: p}\nspec: {processes: [{name: a, command: [x]}]}\n", false},
+		{"metadata: {name: p}\nspec: {processes: [{name: a, command: [x]}]}\n", false},
+		{"apiVersion: podvisor/v1\nkind: Pod\nspec: {containers: []}\n", false},
+		{"apiVersion: podvisor/v1\nkind: Deployment\n", false},
+		{"kind: Pod\n", false},
+		{"metadata: {name: p}\n", false},
+		{"[a, b]\n", false},
+	}
+	for _, tc := range cases {
+		if got := IsKubernetes([]byte(tc.src)); got != tc.want {
+			t.Errorf("IsKubernetes(%q) = %v, want %v", tc.src, got, tc.want)
+		}
+	}
+}
+
+// TestSuggestKind: near misses of the kinds Load reads get a "did you
+// mean"; the real kinds of the same API groups do not.
+func TestSuggestKind(t *testing.T) {
+	for kind, want := range map[string]string{"pod": "Pod", "POD": "Pod", "Pods": "Pod", "Deploymnet": "Deployment", "deployment": "Deployment", "Statefulset": "StatefulSet", "Daemonset": "DaemonSet", "Confgmap": "ConfigMap", "Secrets": "Secret", "Jobs": "Job", "podlist": "PodList"} {
+		if got := suggestKind(kind, ""); got != want {
+			t.Errorf("suggestKind(%q) = %q, want %q", kind, got, want)
+		}
+	}
+	real := []string{"Service", "Namespace", "Node", "Event", "Endpoints", "ServiceAccount", "Binding", "LimitRange", "ResourceQuota",
+		"PersistentVolume", "PersistentVolumeClaim", "ReplicationController", "PodTemplate", "ComponentStatus", "ControllerRevision", "CronJob",
+		"Ingress", "Role", "Lease", "NetworkPolicy", "PodDisruptionBudget", "Eviction", "StorageClass", "RoleBinding", "PriorityClass"}
+	for _, k := range real {
+		if got := suggestKind(k, ""); got != "" {
+			t.Errorf("suggestKind(%q) = %q, want none: it is a kind of its own", k, got)
+		}
+	}
+	if got := suggestKind("Deploymnet", "example.com/v1"); got != "" {
+		t.Errorf("a kind of another group got a suggestion: %q", got)
+	}
+	// Such a kind is skipped, as any kind podvisor does not run.
+	r := load(t, "apiVersion: example.com/v1\nkind: Pods\nmetadata: {name: x}\n---\n"+podSpec(`{containers: [{name: a, command: [x]}]}`))
+	if !strings.Contains(strings.Join(r.Notices, "\n"), `skipped Pods "x"`) {
+		t.Errorf("notices %q", r.Notices)
+	}
+}
+
+// TestPodPidsLimit: a pod-level pids limit is podvisor's pod limit.
+func TestPodPidsLimit(t *testing.T) {
+	for _, tc := range []struct {
+		q    string
+		want int64
+	}{{"100", 100}, {`"64"`, 64}, {"1k", 1000}, {"2000m", 2}} {
+		p := onePod(t, podSpec(`{resources: {limits: {cpu: "1", pids: `+tc.q+`}}, containers: [{name: a, command: [x]}]}`))
+		l := p.Spec.Resources.Limits
+		if l.Pids == nil || *l.Pids != tc.want || !eqQ(l.CPU, "1") {
+			t.Errorf("pids %s: limits %+v", tc.q, l)
+		}
+	}
+	// A workload's template too.
+	r := load(t, "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec: {restartPolicy: Never, resources: {limits: {pids: 32}}, containers: [{name: a, command: [x]}]}\n")
+	if l := r.Pods[0].Spec.Resources.Limits; l.Pids == nil || *l.Pids != 32 {
+		t.Errorf("Job: limits %+v", l)
+	}
+}
+
+// TestHostNetworkHostname: a hostNetwork pod has the host's name, as
+// kubelet gives it, unless spec.hostname sets one.
+func TestHostNetworkHostname(t *testing.T) {
+	const app = `{name: a, command: [x]}`
+	cases := []struct {
+		name, spec, node, want, notice string
+	}{
+		{"hostNetwork", `{hostNetwork: true, containers: [` + app + `]}`, "node1", "node1", ""},
+		{"lowercased", `{hostNetwork: true, containers: [` + app + `]}`, "Build-Host.Example.COM", "build-host.example.com", ""},
+		{"spec.hostname wins", `{hostNetwork: true, hostname: web-0, containers: [` + app + `]}`, "node1", "web-0", ""},
+		{"without hostNetwork", `{containers: [` + app + `]}`, "node1", "p", ""},
+		{"not a host name", `{hostNetwork: true, containers: [` + app + `]}`, "my_host", "p",
+			`pod "p": spec.hostNetwork: the host's name "my_host" is not a pod's host name: lowercase RFC 1123 labels joined by dots, at most 63 characters; the pod's host name is "p", as without hostNetwork`},
+		{"too long", `{hostNetwork: true, containers: [` + app + `]}`, strings.Repeat("h", 64), "p", "is not a pod's host name"},
+		{"unknown", `{hostNetwork: true, containers: [` + app + `]}`, "", "p", `pod "p": spec.hostNetwork: the host's name is unknown; the pod's host name is "p", as without hostNetwork`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := load(t, podSpec(tc.spec), func(o *Options) { o.NodeName = tc.node })
+			if got := r.Pods[0].Spec.Hostname; got != tc.want {
+				t.Errorf("hostname %q, want %q", got, tc.want)
+			}
+			notices := strings.Join(r.Notices, "\n")
+			if tc.notice == "" && strings.Contains(notices, "hostNetwork") || tc.notice != "" && !strings.Contains(notices, tc.notice) {
+				t.Errorf("notices:\n%s\nwant one with %q", notices, tc.notice)
+			}
+		})
+	}
+}

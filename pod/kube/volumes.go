@@ -40,7 +40,7 @@ func (t *translator) volumes(s *corev1.PodSpec, sp string) []pod.Volume {
 		case v.Name == "":
 			t.err(vp+".name", "required")
 		case !isLabel(v.Name):
-			t.err(vp+".name", "%q is not a DNS-1123 label", v.Name)
+			t.err(vp+".name", "%q is not a lowercase RFC 1123 label", v.Name)
 		case names[v.Name]:
 			t.err(vp+".name", "duplicate volume name %q", v.Name)
 		}

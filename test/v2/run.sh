@@ -148,6 +148,8 @@ cp -r examples/. "$G/examples/"
 while read -r name dir bin _; do
   [ "$bin" = - ] && continue
   mkdir -p "$G/$dir"
+  # A package's test data goes with its binary, as go test finds it.
+  if [ -d "$dir/testdata" ]; then cp -r "$dir/testdata" "$G/$dir/"; fi
   CGO_ENABLED=0 "$GO" test -c -o "$G/$dir/$bin" "./$dir/" || { echo "cannot build the tests of ./$dir/"; exit 2; }
 done <<<"$PLAN"
 printf '%s\n' "$PLAN" > "$G/plan"

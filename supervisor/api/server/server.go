@@ -308,34 +308,13 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, p.Status())
 		return
 	}
-	// Several pods: all of them or none. The pods this request made are
-	// removed again when one cannot be created or started.
-	var made []*supervisor.Pod
-	rollback := func(err error) {
-		ctx := context.WithoutCancel(r.Context())
-		zero := time.Duration(0)
-		for _, p := range made {
-			if rerr := s.Supervisor.Remove(ctx, p.Name(), supervisor.RemoveOptions{Force: true, Grace: &zero}); rerr != nil {
-				s.Log.Error().Err(rerr).Str("pod", p.Name()).Msg("create: cannot remove a pod of a failed create")
-			}
-		}
+	// Several pods: all of them or none.
+	made, err := s.Supervisor.CreateAll(r.Context(), res.Pods, supervisor.CreateAllOptions{Start: q.Get("start") == "true"})
+	if err != nil {
 		s.fail(w, r, err)
-	}
-	for _, spec := range res.Pods {
-		p, err := s.Supervisor.Create(spec)
-		if err != nil {
-			rollback(err)
-			return
-		}
-		made = append(made, p)
+		return
 	}
 	if q.Get("start") == "true" {
-		for _, p := range made {
-			if err := p.Start(); err != nil {
-				rollback(fmt.Errorf("pod %q: %w", p.Name(), err))
-				return
-			}
-		}
 		for _, p := range made {
 			if err := waitStarted(r, p); err != nil {
 				s.fail(w, r, err)
