@@ -57,6 +57,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'LogLatencyBesideYes' -benchtime 1x -timeout 5m ./supervisor/
 	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
 	$(GO) test -run '^$$' -bench 'DaemonFootprint|DaemonProbes' -benchtime 1x -timeout 20m ./cmd/podvisor/
+	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./pod/kube/ ./mounts/ ./security/
 
 # The soak: 20 pods x 5 processes crash-looping (about 100 restarts a second)
 # for PODVISOR_SOAK (default 30m), sampling the supervisor's resident set

@@ -21,8 +21,9 @@ import (
 // The host side of a pod's filesystem views:
 //
 //	<root>/pods/<pod>/tmp             the pod's /tmp (privateTmp)
-//	<root>/pods/<pod>/run/            a tmpfs: hosts, resolv.conf (its
-//	                                  /etc files) and shm/, its /dev/shm
+//	<root>/pods/<pod>/run/            a tmpfs: hosts, resolv.conf,
+//	                                  hostname (its /etc files) and shm/,
+//	                                  its /dev/shm
 //	                                  (unless hostIPC: POSIX shared memory
 //	                                  is files)
 //	<root>/pods/<pod>/volumes/<name>  emptyDir and files volumes (a tmpfs
@@ -226,6 +227,9 @@ func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
 	if err := os.WriteFile(filepath.Join(run, "hosts"), s.hostsFile(spec), 0o644); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(run, "hostname"), []byte(s.kernelHostname(spec)+"\n"), 0o644); err != nil {
+		return err
+	}
 	resolv, err := resolvFile(sp)
 	if err != nil {
 		return err
@@ -419,6 +423,12 @@ func (s *Supervisor) makeVolumes(spec *pod.Pod, f *podFiles) error {
 	return nil
 }
 
+// hostHasHostname reports whether the host has an /etc/hostname file.
+func hostHasHostname() bool {
+	fi, err := os.Stat("/etc/hostname")
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // shmSize is a pod's /dev/shm, as the container runtimes size it; runExtra
 // is room for its /etc files beside it.
 const (
@@ -565,6 +575,12 @@ func (f *podFiles) viewOf(spec *pod.Pod, pr *pod.Process) (mounts.View, error) {
 	v.Mounts = append(v.Mounts,
 		mounts.Mount{Target: "/etc/hosts", Source: filepath.Join(f.dir, "run", "hosts"), ReadOnly: v.ReadOnlyRoot},
 		mounts.Mount{Target: "/etc/resolv.conf", Source: filepath.Join(f.dir, "run", "resolv.conf"), ReadOnly: v.ReadOnlyRoot})
+	if hostHasHostname() {
+		// As a container's: the pod's name, where the host keeps its own
+		// (not made when the host has none: that would cost a mirror of
+		// /etc for every pod).
+		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/etc/hostname", Source: filepath.Join(f.dir, "run", "hostname"), ReadOnly: v.ReadOnlyRoot})
+	}
 	switch {
 	case !sp.HostIPC:
 		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/dev/shm", Source: filepath.Join(f.dir, "run", "shm")})

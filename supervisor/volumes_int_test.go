@@ -119,7 +119,7 @@ func TestEtcHostsAndResolvConf(t *testing.T) {
   dnsConfig: {nameservers: [192.0.2.53], searches: [example.test], options: [{name: ndots, value: "2"}]}
   processes:
   - name: show
-    command: [sh, -c, 'cat /etc/hosts /etc/resolv.conf; hostname']
+    command: [sh, -c, 'cat /etc/hosts /etc/resolv.conf; hostname; [ -e /etc/hostname ] && echo "etc-hostname=$(cat /etc/hostname)"']
 `)))
 	waitPhase(t, p, 10*time.Second, pod.PhaseSucceeded)
 	lines := strings.Join(waitLog(t, sv, name, "show", "options ndots:2", 5*time.Second), "\n")
@@ -127,6 +127,9 @@ func TestEtcHostsAndResolvConf(t *testing.T) {
 		if !strings.Contains(lines, want) {
 			t.Errorf("no %q in:\n%s", want, lines)
 		}
+	}
+	if _, err := os.Stat("/etc/hostname"); err == nil && !strings.Contains(lines, "etc-hostname=box") {
+		t.Errorf("/etc/hostname is not the pod's:\n%s", lines)
 	}
 	if strings.Count(lines, "nameserver") != 1 {
 		t.Errorf("dnsPolicy None kept the host's nameservers:\n%s", lines)
