@@ -109,6 +109,11 @@ func build(pin string, v View) error {
 	if err := b.readOnlyCopies(); err != nil {
 		return err
 	}
+	for _, h := range v.Hide {
+		if err := unix.Unmount(h, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+			return fmt.Errorf("hide %s: %w", h, err)
+		}
+	}
 
 	ns, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {

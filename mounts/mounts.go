@@ -30,6 +30,13 @@ type View struct {
 	ReadOnlyRoot bool
 	// Mounts are attached in order; a later one may lie inside an earlier.
 	Mounts []Mount
+	// Hide are paths whose mounts, with everything mounted below them, are
+	// detached from the view once it is built: directories of the caller's
+	// own (namespace pins, tmpfs of other pods) that the process does not
+	// need, so that the view holds no copy of them and mounts made there
+	// later do not propagate into it. A path that is not a mount point in
+	// the view is ignored. Sources of Mounts under them are taken before.
+	Hide []string
 }
 
 // Mount is one bind or tmpfs mount of a View.
@@ -363,4 +370,53 @@ func selfBind(dir string) (self, shared bool, err error) {
 		return false, m.shared(), nil
 	}
 	return filepath.Join(p.root, rel) == m.root, m.shared(), nil
+}
+
+// ShareDir makes dir (created, mode 0700, with its parents, when missing) a
+// mount of its own with shared propagation, unless it is a mount point
+// already: what is mounted below it can then be hidden from views as a
+// whole (View.Hide), and its unmounts reach every copy that other mount
+// namespaces made of it.
+func ShareDir(dir string) error {
+	dirMu.Lock()
+	defer dirMu.Unlock()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if isMountPoint(dir) {
+		return nil
+	}
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s on itself: %w", dir, err)
+	}
+	if err := unix.Mount("", dir, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+		return fmt.Errorf("make %s shared: %w", dir, err)
+	}
+	return nil
+}
+
+// ReleaseSharedDir undoes ShareDir once dir holds nothing: it unmounts the
+// self-bind on dir, if dir is one. It is for tidy shutdowns and tests.
+func ReleaseSharedDir(dir string) error {
+	dirMu.Lock()
+	defer dirMu.Unlock()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	if len(entries) > 0 {
+		return nil
+	}
+	self, _, err := selfBind(dir)
+	if err != nil || !self {
+		return err
+	}
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount %s: %w", dir, err)
+	}
+	return nil
 }

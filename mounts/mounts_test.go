@@ -568,3 +568,35 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// Hide detaches a shared directory's mounts from the view: neither the
+// mounts there when the view is made nor those made later reach it.
+func TestHideSharedDir(t *testing.T) {
+	requireRoot(t)
+	dir := pinDir(t)
+	shared := filepath.Join(tempDir(t), "shared")
+	if err := ShareDir(shared); err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run last first: the mounts go, then the directories, then
+	// the shared self-bind.
+	t.Cleanup(func() {
+		if err := ReleaseSharedDir(shared); err != nil {
+			t.Error(err)
+		}
+		if isMountPoint(shared) {
+			t.Error("ReleaseSharedDir left the self-bind")
+		}
+	})
+	early, late := filepath.Join(shared, "early"), filepath.Join(shared, "late")
+	t.Cleanup(func() { os.Remove(early); os.Remove(late) })
+	mkdir(t, early)
+	mustMount(t, "tmpfs", early, "tmpfs", 0, "")
+	pin := newView(t, dir, "h", View{Hide: []string{shared, filepath.Join(tempDir(t), "not-a-mount")}})
+	mkdir(t, late)
+	mustMount(t, "tmpfs", late, "tmpfs", 0, "")
+	out, _ := sh(t, pin, "grep -c "+shared+" /proc/self/mountinfo || true")
+	if strings.TrimSpace(out) != "0" {
+		t.Errorf("the view sees %s mounts under the hidden directory", strings.TrimSpace(out))
+	}
+}

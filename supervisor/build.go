@@ -246,7 +246,7 @@ func (s *Supervisor) sweep(p *Pod) error {
 	// By name, not p.dir: a pod whose spec cannot be read is swept as a
 	// ghost, with no directory of its own set.
 	unmountUnder(filepath.Join(s.podDir(p.name), "volumes"))
-	unmountUnder(filepath.Join(s.podDir(p.name), "run"))
+	unmountUnder(s.mntDir(p.name))
 	if _, err := os.Stat(p.nsDir); err == nil {
 		p.log.Warn().Str("dir", p.nsDir).Msg("removing namespaces left by a previous run")
 		if err := namespaces.Remove(p.nsDir); err != nil {

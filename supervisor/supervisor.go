@@ -451,7 +451,8 @@ func (s *Supervisor) Close(ctx context.Context) error {
 // parent.
 func (s *Supervisor) release() error {
 	err := errors.Join(namespaces.Release(filepath.Join(s.opts.Root, "ns")),
-		mounts.ReleaseDir(filepath.Join(s.opts.Root, "views")))
+		mounts.ReleaseDir(filepath.Join(s.opts.Root, "views")),
+		mounts.ReleaseSharedDir(filepath.Join(s.opts.Root, "mnt")))
 	s.h.Prune(s.opts.CgroupParent)
 	removeReapScope(s.opts.reapScope)
 	return err

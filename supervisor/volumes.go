@@ -21,19 +21,24 @@ import (
 // The host side of a pod's filesystem views:
 //
 //	<root>/pods/<pod>/tmp             the pod's /tmp (privateTmp)
-//	<root>/pods/<pod>/run/            a tmpfs: hosts, resolv.conf,
+//	<root>/pods/<pod>/volumes/<name>  emptyDir and files volumes on disk
+//	<root>/mnt/<pod>/run/             a tmpfs: hosts, resolv.conf,
 //	                                  hostname (its /etc files) and shm/,
-//	                                  its /dev/shm
-//	                                  (unless hostIPC: POSIX shared memory
-//	                                  is files)
-//	<root>/pods/<pod>/volumes/<name>  emptyDir and files volumes (a tmpfs
-//	                                  mounted there for medium Memory)
+//	                                  its /dev/shm (unless hostIPC: POSIX
+//	                                  shared memory is files)
+//	<root>/mnt/<pod>/volumes/<name>   a tmpfs for a volume of medium Memory
+//
+// <root>/mnt is a shared mount of its own, and every view hides it and
+// <root>/ns: a view holds no copy of other pods' mounts, and the pods made
+// later do not add any to it.
 //	<root>/views/<pod>/<n>            the views (pinned mount namespaces);
 //	                                  processes with the same mounts share one
 
 // podFiles are a pod's files that its views show.
 type podFiles struct {
 	dir    string            // <root>/pods/<pod>
+	mnt    string            // <root>/mnt/<pod>: its tmpfs mounts
+	hide   []string          // what views hide: <root>/ns, <root>/mnt
 	vols   map[string]string // volume name → host path
 	tmpfs  []string          // tmpfs mounted in the host's namespace, to unmount
 	views  []string          // pins, in <root>/views/<pod>
@@ -167,20 +172,35 @@ func (f *podFiles) writeFile(path string, data []byte, mode fs.FileMode) error {
 // removeMade removes what was made, last first, by name: no file
 // descriptor needed. A directory that holds more (a process's files) is
 // left for os.RemoveAll.
-func (f *podFiles) removeMade() {
+func (f *podFiles) removeMade() { f.removeMadeUnder("") }
+
+// removeMadeUnder is removeMade for what lies under dir ("": everything).
+func (f *podFiles) removeMadeUnder(dir string) {
+	kept := f.made[:0]
 	for i := len(f.made) - 1; i >= 0; i-- {
-		_ = os.Remove(f.made[i])
+		p := f.made[i]
+		if dir == "" || p == dir || strings.HasPrefix(p, dir+"/") {
+			_ = os.Remove(p)
+		}
 	}
-	f.made = nil
+	for _, p := range f.made {
+		if dir != "" && p != dir && !strings.HasPrefix(p, dir+"/") {
+			kept = append(kept, p)
+		}
+	}
+	f.made = kept
 }
 
 func (s *Supervisor) viewsDir(name string) string { return filepath.Join(s.opts.Root, "views", name) }
+
+func (s *Supervisor) mntDir(name string) string { return filepath.Join(s.opts.Root, "mnt", name) }
 
 // buildFiles makes the pod's volumes, /tmp, /etc/hosts and resolv.conf and
 // one view per distinct set of mounts of its processes. undo removes what
 // it made, also when it fails half-way.
 func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (*podFiles, func(), error) {
-	f := &podFiles{dir: dir, vols: map[string]string{}, byProc: map[string]string{}}
+	f := &podFiles{dir: dir, mnt: s.mntDir(spec.Metadata.Name), vols: map[string]string{}, byProc: map[string]string{},
+		hide: []string{filepath.Join(s.opts.Root, "ns"), filepath.Join(s.opts.Root, "mnt")}}
 	// Undone by what f records (no mountinfo to read, no directory to
 	// list: a create that failed for want of file descriptors must still
 	// leave nothing).
@@ -195,6 +215,11 @@ func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (*podFiles, func(), e
 func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
 	dir := f.dir
 	sp := &spec.Spec
+	// First: a tmpfs mounted below <root>/mnt before it is a mount of its
+	// own would be copied into it, and the copy below left behind.
+	if err := mounts.ShareDir(filepath.Dir(f.mnt)); err != nil {
+		return err
+	}
 	if err := s.makeVolumes(spec, f); err != nil {
 		return err
 	}
@@ -209,7 +234,7 @@ func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
 	}
 	// One small tmpfs holds the pod's /etc/hosts, resolv.conf and
 	// /dev/shm: made and removed at memory speed, whatever the disk.
-	run := filepath.Join(dir, "run")
+	run := filepath.Join(f.mnt, "run")
 	if err := f.mkdirAll(run, 0o755); err != nil {
 		return err
 	}
@@ -302,8 +327,7 @@ func (s *Supervisor) removeFiles(name string, f *podFiles, all bool) error {
 		if f != nil {
 			f.removeMade()
 		}
-		for _, d := range []string{"volumes", "tmp", "run"} {
-			p := filepath.Join(s.podDir(name), d)
+		for _, p := range []string{filepath.Join(s.podDir(name), "volumes"), filepath.Join(s.podDir(name), "tmp")} {
 			if f == nil {
 				// Never remove through a mount left behind by a crash.
 				unmountUnder(p)
@@ -312,6 +336,16 @@ func (s *Supervisor) removeFiles(name string, f *podFiles, all bool) error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	// The tmpfs mount points go in any case: they are not state.
+	mnt := s.mntDir(name)
+	if f == nil {
+		unmountUnder(mnt)
+	} else {
+		f.removeMadeUnder(mnt)
+	}
+	if err := os.RemoveAll(mnt); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -377,6 +411,9 @@ func (s *Supervisor) makeVolumes(spec *pod.Pod, f *podFiles) error {
 			f.vols[v.Name] = v.HostPath.Path
 		case v.EmptyDir != nil:
 			d := filepath.Join(volDir, v.Name)
+			if v.EmptyDir.Medium == pod.MediumMemory {
+				d = filepath.Join(f.mnt, "volumes", v.Name)
+			}
 			if err := f.mkdirAll(d, 0o777); err != nil {
 				return err
 			}
@@ -406,6 +443,9 @@ func (s *Supervisor) makeVolumes(spec *pod.Pod, f *podFiles) error {
 			f.vols[v.Name] = d
 		case v.Files != nil:
 			d := filepath.Join(volDir, v.Name)
+			if v.Files.Medium == pod.MediumMemory {
+				d = filepath.Join(f.mnt, "volumes", v.Name)
+			}
 			if err := f.mkdirAll(d, 0o755); err != nil {
 				return err
 			}
@@ -565,7 +605,7 @@ func checkHostPath(h *pod.HostPathVolume) error {
 // resolv.conf, then its volumeMounts, parents before children.
 func (f *podFiles) viewOf(spec *pod.Pod, pr *pod.Process) (mounts.View, error) {
 	sp := &spec.Spec
-	var v mounts.View
+	v := mounts.View{Hide: f.hide}
 	if sc := pr.SecurityContext; sc != nil && sc.ReadOnlyRootFilesystem != nil {
 		v.ReadOnlyRoot = *sc.ReadOnlyRootFilesystem
 	}
@@ -573,17 +613,17 @@ func (f *podFiles) viewOf(spec *pod.Pod, pr *pod.Process) (mounts.View, error) {
 		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/tmp", Source: filepath.Join(f.dir, "tmp")})
 	}
 	v.Mounts = append(v.Mounts,
-		mounts.Mount{Target: "/etc/hosts", Source: filepath.Join(f.dir, "run", "hosts"), ReadOnly: v.ReadOnlyRoot},
-		mounts.Mount{Target: "/etc/resolv.conf", Source: filepath.Join(f.dir, "run", "resolv.conf"), ReadOnly: v.ReadOnlyRoot})
+		mounts.Mount{Target: "/etc/hosts", Source: filepath.Join(f.mnt, "run", "hosts"), ReadOnly: v.ReadOnlyRoot},
+		mounts.Mount{Target: "/etc/resolv.conf", Source: filepath.Join(f.mnt, "run", "resolv.conf"), ReadOnly: v.ReadOnlyRoot})
 	if hostHasHostname() {
 		// As a container's: the pod's name, where the host keeps its own
 		// (not made when the host has none: that would cost a mirror of
 		// /etc for every pod).
-		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/etc/hostname", Source: filepath.Join(f.dir, "run", "hostname"), ReadOnly: v.ReadOnlyRoot})
+		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/etc/hostname", Source: filepath.Join(f.mnt, "run", "hostname"), ReadOnly: v.ReadOnlyRoot})
 	}
 	switch {
 	case !sp.HostIPC:
-		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/dev/shm", Source: filepath.Join(f.dir, "run", "shm")})
+		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/dev/shm", Source: filepath.Join(f.mnt, "run", "shm")})
 	case v.ReadOnlyRoot:
 		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/dev/shm", Source: "/dev/shm"})
 	}

@@ -284,3 +284,20 @@ func TestCreateAllOrNone(t *testing.T) {
 	}
 	waitCond(t, pods[0], 10*time.Second, "running", func(s *pod.Status) bool { return procStatus(*s, "x").State == pod.StateRunning })
 }
+
+// A view holds no copy of the supervisor's own mounts (other pods' tmpfs,
+// the namespace pins): they are hidden, so views do not grow with the
+// number of pods.
+func TestViewsHideOtherPods(t *testing.T) {
+	sv := newTestSupervisor(t)
+	first, second := podName(t), podName(t)
+	createAndStart(t, sv, load(t, podYAML(first, "  terminationGracePeriodSeconds: 1\n  volumes: [{name: m, emptyDir: {medium: Memory}}]\n  processes: [{name: a, command: [sleep, \"1000\"], volumeMounts: [{name: m, mountPath: /m}]}]\n")))
+	p := createAndStart(t, sv, load(t, podYAML(second, "  restartPolicy: Never\n  processes: [{name: b, command: [cat, /proc/self/mountinfo]}]\n")))
+	waitPhase(t, p, 10*time.Second, pod.PhaseSucceeded)
+	lines := waitLog(t, sv, second, "b", "/etc/hosts", 5*time.Second)
+	for _, l := range lines {
+		if strings.Contains(l, filepath.Join(sv.Root(), "mnt", first)) || strings.Contains(l, filepath.Join(sv.Root(), "ns")) {
+			t.Errorf("the second pod's view holds a mount of the supervisor's: %s", l)
+		}
+	}
+}
