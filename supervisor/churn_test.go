@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,14 +97,18 @@ func TestNoLostExits(t *testing.T) {
 
 	total := 0
 	minRestarts := -1
+	var counts []int
 	for _, p := range pods {
 		for _, ps := range p.Status().Processes {
 			total += ps.RestartCount
+			counts = append(counts, ps.RestartCount)
 			if minRestarts < 0 || ps.RestartCount < minRestarts {
 				minRestarts = ps.RestartCount
 			}
 		}
 	}
+	slices.Sort(counts)
+	median := counts[len(counts)/2]
 	rate := float64(total) / elapsed.Seconds()
 	t.Logf("%d restarts in %v (%.1f/s); fewest restarts of one process: %d", total, elapsed.Round(time.Second), rate, minRestarts)
 	for _, s := range samples {
@@ -112,10 +117,12 @@ func TestNoLostExits(t *testing.T) {
 	if lost := l.lostExits.Load() - lostBefore; lost != 0 {
 		t.Errorf("%d exits were found by the safety net only", lost)
 	}
-	// Every process keeps crash-looping: none is stuck far behind (a lost
-	// exit freezes a process's restart count).
-	if want := int(elapsed.Seconds() / 4); minRestarts < want {
-		t.Errorf("a process restarted only %d times in %v (want at least %d)", minRestarts, elapsed.Round(time.Second), want)
+	// Every process keeps crash-looping: none is stuck far behind the
+	// others (a lost exit freezes a process's restart count). Relative to
+	// the median, as a slow machine (an emulated VM) restarts them all
+	// less often.
+	if want := max(2, median/4); minRestarts < want {
+		t.Errorf("a process restarted only %d times in %v (want at least %d, a quarter of the median %d)", minRestarts, elapsed.Round(time.Second), want, median)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
