@@ -1,0 +1,116 @@
+package supervisor
+
+// The pod's /etc/hosts and /etc/resolv.conf, as kubelet writes them.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/podvisor/podvisor/pod"
+)
+
+// hostsFile is the pod's /etc/hosts, as kubelet writes it; the pod's own
+// address is 127.0.1.1 until pods have addresses of their own.
+func (s *Supervisor) hostsFile(spec *pod.Pod) []byte {
+	var b strings.Builder
+	sp := &spec.Spec
+	if sp.Network == pod.NetworkHost {
+		host, _ := os.ReadFile("/etc/hosts")
+		b.Write(host)
+		if len(host) > 0 && host[len(host)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	} else {
+		b.WriteString("# podvisor-managed hosts file.\n")
+		b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+		names := sp.Hostname
+		if fqdn := s.fqdn(spec); fqdn != sp.Hostname {
+			names = fqdn + "\t" + sp.Hostname
+		}
+		b.WriteString("127.0.1.1\t" + names + "\n")
+	}
+	if len(sp.HostAliases) > 0 {
+		b.WriteString("\n# Entries added by HostAliases.\n")
+		for _, a := range sp.HostAliases {
+			b.WriteString(a.IP + "\t" + strings.Join(a.Hostnames, "\t") + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+// resolvFile is the pod's /etc/resolv.conf: the host's (unless dnsPolicy
+// is None) merged with dnsConfig, as kubelet merges them.
+func resolvFile(sp *pod.Spec) ([]byte, error) {
+	var servers, searches, options []string
+	if sp.DNSPolicy != "None" {
+		host, err := os.ReadFile("/etc/resolv.conf")
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read the host's resolv.conf: %w", err)
+		}
+		for _, l := range strings.Split(string(host), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
+				continue
+			}
+			switch f[0] {
+			case "nameserver":
+				servers = append(servers, f[1])
+			case "search", "domain":
+				searches = append(searches, f[1:]...)
+			case "options":
+				options = append(options, f[1:]...)
+			}
+		}
+	}
+	if c := sp.DNSConfig; c != nil {
+		servers = append(servers, c.Nameservers...)
+		searches = append(searches, c.Searches...)
+		for _, o := range c.Options {
+			opt := o.Name
+			if o.Value != nil {
+				opt += ":" + *o.Value
+			}
+			// A pod's option replaces the host's of the same name.
+			options = slices.DeleteFunc(options, func(h string) bool {
+				n, _, _ := strings.Cut(h, ":")
+				return n == o.Name
+			})
+			options = append(options, opt)
+		}
+	}
+	servers = dedupe(servers)
+	if len(servers) > 3 {
+		servers = servers[:3]
+	}
+	searches = dedupe(searches)
+	if len(searches) > 32 {
+		searches = searches[:32]
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	if len(searches) > 0 {
+		b.WriteString("search " + strings.Join(searches, " ") + "\n")
+	}
+	if len(options) > 0 {
+		b.WriteString("options " + strings.Join(dedupe(options), " ") + "\n")
+	}
+	return []byte(b.String()), nil
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	out := list[:0:0]
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
