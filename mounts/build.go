@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -123,13 +124,39 @@ func build(pin string, v View) error {
 	if err := unix.Setns(hostNS, unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("setns back to the host's mount namespace: %w", err)
 	}
-	if err := unix.Mount("/proc/thread-self/fd/"+strconv.Itoa(ns), pin, "", unix.MS_BIND, ""); err != nil {
+	src := "/proc/thread-self/fd/" + strconv.Itoa(ns)
+	err = unix.Mount(src, pin, "", unix.MS_BIND, "")
+	if err == unix.EINVAL {
+		// The pin's mount propagates (it is shared: seen now and then
+		// under systemd, whose mounts are all shared, though PrepareDir
+		// had made it private): a mount namespace file cannot be copied
+		// to peers. Make the prepared directory's self-bind private again
+		// and try once more.
+		if dir, ok := preparedMount(filepath.Dir(pin)); ok {
+			if perr := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); perr == nil {
+				err = unix.Mount(src, pin, "", unix.MS_BIND, "")
+			}
+		}
+	}
+	if err != nil {
 		if err == unix.EINVAL {
 			return fmt.Errorf("pin %s: %w (is its directory prepared with PrepareDir? a mount namespace cannot be bound into a shared mount)", pin, err)
 		}
 		return fmt.Errorf("pin %s: %w", pin, err)
 	}
 	return nil
+}
+
+// preparedMount is the mount point at or above dir if it is a bind mount of
+// itself (what PrepareDir makes), never "/".
+func preparedMount(dir string) (string, bool) {
+	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		if isMountPoint(d) {
+			self, _, err := selfBind(d)
+			return d, err == nil && self
+		}
+	}
+	return "", false
 }
 
 // readOnlyCopies makes read-only the copies of a read-only tmpfs that a

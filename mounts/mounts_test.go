@@ -134,11 +134,13 @@ func TestPropagation(t *testing.T) {
 
 func TestPinDirectory(t *testing.T) {
 	requireRoot(t)
-	// A shared mount: the view gets a slave copy of it, so binding the
-	// view's namespace there would propagate into the view itself.
+	// A shared mount (of another directory: a shared bind of itself is
+	// what Create repairs, see below): the view gets a slave copy of it,
+	// so binding the view's namespace there would propagate into the view
+	// itself.
 	shared := filepath.Join(tempDir(t), "shared")
 	mkdir(t, shared)
-	mustMount(t, shared, shared, "", unix.MS_BIND, "")
+	mustMount(t, tempDir(t), shared, "", unix.MS_BIND, "")
 	if err := unix.Mount("", shared, "", unix.MS_SHARED, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -598,5 +600,34 @@ func TestHideSharedDir(t *testing.T) {
 	out, _ := sh(t, pin, "grep -c "+shared+" /proc/self/mountinfo || true")
 	if strings.TrimSpace(out) != "0" {
 		t.Errorf("the view sees %s mounts under the hidden directory", strings.TrimSpace(out))
+	}
+}
+
+// A prepared directory whose self-bind has become shared again (all mounts
+// are shared under systemd; seen now and then there) is made private again
+// by Create, which then pins.
+func TestPinRepairsSharedSelfBind(t *testing.T) {
+	requireRoot(t)
+	dir := filepath.Join(tempDir(t), "views")
+	if err := PrepareDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := ReleaseDir(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	pin := filepath.Join(dir, "p")
+	if err := Create(pin, View{}); err != nil {
+		t.Fatalf("Create in a re-shared prepared directory: %v", err)
+	}
+	if err := Remove(pin); err != nil {
+		t.Fatal(err)
+	}
+	if _, shared, err := selfBind(dir); err != nil || shared {
+		t.Errorf("the prepared directory is still shared (%v)", err)
 	}
 }
