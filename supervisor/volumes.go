@@ -188,7 +188,16 @@ func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
 			if !ok {
 				pin = filepath.Join(vdir, strconv.Itoa(len(f.views)))
 				f.views = append(f.views, pin)
-				if err := mounts.Create(pin, v); err != nil {
+				err := mounts.Create(pin, v)
+				if errors.Is(err, unix.EINVAL) {
+					// The views directory's mount refused the pin (seen
+					// now and then under systemd): pin in a private
+					// self-bind of the pod's own directory instead.
+					if perr := mounts.PrepareDir(vdir); perr == nil {
+						err = mounts.Create(pin, v)
+					}
+				}
+				if err != nil {
 					return fmt.Errorf("process %q: its view of the filesystem: %w", pr.Name, err)
 				}
 				seen[key] = pin
@@ -217,6 +226,9 @@ func (s *Supervisor) removeFiles(name string, f *podFiles, all bool) error {
 		if err := mounts.Remove(pin); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := mounts.ReleaseDir(vdir); err != nil {
+		errs = append(errs, err)
 	}
 	if err := os.Remove(vdir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
