@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		t.Skip("needs root: sets capabilities and seccomp filters on a thread and forks as other users (CI runs as root)")
 	}
 }
 
@@ -688,11 +688,11 @@ func TestForkWithClone3(t *testing.T) {
 	requireRoot(t)
 	root := cgroup2Root()
 	if root == "" {
-		t.Skip("no cgroup2 mount")
+		t.Skip("no cgroup2 mount on this host: CLONE_INTO_CGROUP needs one (every supported host has one)")
 	}
 	dir := filepath.Join(root, fmt.Sprintf("podvisor-security-test-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Skipf("cannot make a cgroup2 group: %v", err)
+		t.Fatalf("cannot make a cgroup2 group: %v", err)
 	}
 	defer func() {
 		for i := 0; i < 50; i++ {
