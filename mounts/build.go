@@ -125,27 +125,49 @@ func build(pin string, v View) error {
 		return fmt.Errorf("setns back to the host's mount namespace: %w", err)
 	}
 	src := "/proc/thread-self/fd/" + strconv.Itoa(ns)
-	err = unix.Mount(src, pin, "", unix.MS_BIND, "")
+	if testRefusePin {
+		err = unix.EINVAL
+	} else {
+		err = unix.Mount(src, pin, "", unix.MS_BIND, "")
+	}
 	if err == unix.EINVAL {
 		// The pin's mount propagates (it is shared: seen now and then
 		// under systemd, whose mounts are all shared, though PrepareDir
 		// had made it private): a mount namespace file cannot be copied
 		// to peers. Make the prepared directory's self-bind private again
 		// and try once more.
-		if dir, ok := preparedMount(filepath.Dir(pin)); ok {
+		if dir, ok := preparedMount(filepath.Dir(pin)); ok && !testRefusePin {
 			if perr := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); perr == nil {
 				err = unix.Mount(src, pin, "", unix.MS_BIND, "")
 			}
 		}
 	}
-	if err != nil {
-		if err == unix.EINVAL {
-			return fmt.Errorf("pin %s: %w (is its directory prepared with PrepareDir? a mount namespace cannot be bound into a shared mount)", pin, err)
+	if err == unix.EINVAL {
+		// The kernel still refuses the pin (seen under systemd, for
+		// reasons mountinfo does not show): the view is kept alive by a
+		// descriptor of this process instead, which Create links the pin
+		// to. It lives as long as the process; a view needs no more,
+		// since a supervisor that starts again builds its views anew.
+		held, derr := unix.FcntlInt(uintptr(ns), unix.F_DUPFD_CLOEXEC, 0)
+		if derr != nil {
+			return fmt.Errorf("pin %s: %w (and keep its descriptor: %w)", pin, err, derr)
 		}
+		return &pinRefused{fd: held}
+	}
+	if err != nil {
 		return fmt.Errorf("pin %s: %w", pin, err)
 	}
 	return nil
 }
+
+// testRefusePin makes build act as if the kernel refused every pin.
+var testRefusePin bool
+
+// pinRefused is build's answer when the view could not be bound on its
+// pin: fd holds the view's namespace instead.
+type pinRefused struct{ fd int }
+
+func (e *pinRefused) Error() string { return "pin refused by the kernel" }
 
 // preparedMount is the mount point at or above dir if it is a bind mount of
 // itself (what PrepareDir makes), never "/".

@@ -121,8 +121,11 @@ func checkTarget(t string) error {
 // it creates (mode 0444) in an existing directory that PrepareDir has made
 // ready: the mount holding the pin must not be shared, or the kernel
 // refuses to bind a mount namespace there (EINVAL: the bind would
-// propagate into the view itself). pin must not exist (Remove a stale one
-// first). On error nothing is left: the namespace dies with the thread that
+// propagate into the view itself). Should the kernel refuse the bind all
+// the same (seen under systemd), the view is held by a descriptor of this
+// process instead and pin is a symlink to it (/proc/PID/fd/N), which opens
+// the view as the bound pin does; Remove closes it. pin must not exist
+// (Remove a stale one first). On error nothing is left: the namespace dies with the thread that
 // built it. Create may run concurrently with itself and with Enter.
 //
 // The pin is bound from the host's mount namespace, after the building
@@ -160,7 +163,26 @@ func Create(pin string, v View) error {
 		runtime.LockOSThread()
 		errc <- build(pin, v)
 	}()
-	if err := <-errc; err != nil {
+	err = <-errc
+	var refused *pinRefused
+	if errors.As(err, &refused) {
+		// The pin becomes a link to the descriptor that holds the view:
+		// opening the pin, from this process or a child, opens the view.
+		err = os.Remove(pin)
+		if err == nil {
+			err = os.Symlink(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), refused.fd), pin)
+		}
+		if err != nil {
+			unix.Close(refused.fd)
+			_ = os.Remove(pin)
+			return fmt.Errorf("pin %s by a descriptor: %w", pin, err)
+		}
+		heldMu.Lock()
+		held[pin] = refused.fd
+		heldMu.Unlock()
+		return nil
+	}
+	if err != nil {
 		_ = unix.Unmount(pin, unix.MNT_DETACH)
 		_ = os.Remove(pin)
 		return err
@@ -168,11 +190,26 @@ func Create(pin string, v View) error {
 	return nil
 }
 
+// held are the views that Create could not bind on their pins, by pin: the
+// descriptors that keep them, which Remove closes.
+var (
+	heldMu sync.Mutex
+	held   = map[string]int{}
+)
+
 // Remove unmounts and deletes pin. Processes still in the view keep it; the
 // namespace goes when the last of them exits. A missing pin is not an error.
 func Remove(pin string) error {
 	var errs []error
-	if err := unix.Unmount(pin, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+	if abs, err := filepath.Abs(pin); err == nil {
+		heldMu.Lock()
+		if fd, ok := held[abs]; ok {
+			unix.Close(fd)
+			delete(held, abs)
+		}
+		heldMu.Unlock()
+	}
+	if err := unix.Unmount(pin, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && err != unix.EINVAL && err != unix.ENOENT {
 		errs = append(errs, fmt.Errorf("unmount %s: %w", pin, err))
 	}
 	if err := os.Remove(pin); err != nil && !os.IsNotExist(err) {

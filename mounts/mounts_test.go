@@ -1,6 +1,7 @@
 package mounts
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,16 +146,22 @@ func TestPinDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	pin := filepath.Join(shared, "p")
-	err := Create(pin, View{})
-	if err == nil {
-		Remove(pin)
-		t.Fatal("pinned a view in a shared mount")
+	if err := Create(pin, View{}); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), "PrepareDir") {
-		t.Errorf("error without a hint: %v", err)
+	// The kernel refuses the bind there: the view is held by a descriptor
+	// and the pin links to it.
+	if fi, err := os.Lstat(pin); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("pin in a shared mount: want a symlink to a held descriptor: %v %v", fi, err)
+	}
+	if !Exists(pin) {
+		t.Errorf("%s does not open the view", pin)
+	}
+	if err := Remove(pin); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Lstat(pin); !os.IsNotExist(err) {
-		t.Errorf("failed Create left %s", pin)
+		t.Errorf("Remove left %s", pin)
 	}
 
 	// PrepareDir stacks a private self-bind on the shared one.
@@ -629,5 +636,56 @@ func TestPinRepairsSharedSelfBind(t *testing.T) {
 	}
 	if _, shared, err := selfBind(dir); err != nil || shared {
 		t.Errorf("the prepared directory is still shared (%v)", err)
+	}
+}
+
+// A pin the kernel refuses to bind (seen under systemd, where a daemon's
+// recovery then failed with EINVAL) is held by a descriptor instead: the
+// view works the same, and Remove lets it go.
+func TestPinRefusedHeldByDescriptor(t *testing.T) {
+	requireRoot(t)
+	dir := pinDir(t)
+	src := tempDir(t)
+	writeFile(t, filepath.Join(src, "hello"), "held")
+	target := tempDir(t)
+	testRefusePin = true
+	pin := filepath.Join(dir, "p")
+	err := Create(pin, View{Mounts: []Mount{{Target: target, Source: src}}})
+	testRefusePin = false
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Remove(pin) })
+	if fi, err := os.Lstat(pin); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("pin %s: want a symlink to the holding descriptor: %v %v", pin, fi, err)
+	}
+	if !Exists(pin) {
+		t.Fatalf("%s does not open a mount namespace", pin)
+	}
+	if nsIno(t, pin) == nsIno(t, "/proc/self/ns/mnt") {
+		t.Fatal("the view is the host's mount namespace")
+	}
+	outs, code := sh(t, pin, "cat "+target+"/hello")
+	if code != 0 || outs != "held" {
+		t.Errorf("child in the held view: %q exit %d", outs, code)
+	}
+	heldMu.Lock()
+	fd, ok := held[pin]
+	heldMu.Unlock()
+	if !ok {
+		t.Fatal("no descriptor recorded for the pin")
+	}
+	viewLink, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil || !strings.HasPrefix(viewLink, "mnt:[") {
+		t.Fatalf("descriptor %d: %q %v", fd, viewLink, err)
+	}
+	if err := Remove(pin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(pin); !os.IsNotExist(err) {
+		t.Errorf("%s still there", pin)
+	}
+	if link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && link == viewLink {
+		t.Errorf("descriptor %d still holds the view (%s)", fd, link)
 	}
 }

@@ -188,16 +188,7 @@ func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
 			if !ok {
 				pin = filepath.Join(vdir, strconv.Itoa(len(f.views)))
 				f.views = append(f.views, pin)
-				err := mounts.Create(pin, v)
-				if errors.Is(err, unix.EINVAL) {
-					// The views directory's mount refused the pin (seen
-					// now and then under systemd): pin in a private
-					// self-bind of the pod's own directory instead.
-					if perr := mounts.PrepareDir(vdir); perr == nil {
-						err = mounts.Create(pin, v)
-					}
-				}
-				if err != nil {
+				if err := mounts.Create(pin, v); err != nil {
 					return fmt.Errorf("process %q: its view of the filesystem: %w", pr.Name, err)
 				}
 				seen[key] = pin

@@ -171,6 +171,12 @@ check "daemon inactive, socket listening" test "$(prop podvisor.service ActiveSt
 check "the first CLI call is answered" ct podvisor ps
 check "and started the daemon" test "$(prop podvisor.service ActiveState)" = active
 
+if [ "$fail" -gt 0 ]; then
+  echo "# the daemon's journal (last 80 lines), for the failures above:"
+  ct journalctl -u podvisor.service --no-pager -q -o short-monotonic 2>/dev/null | grep -v "^\S* vm podvisor\[[0-9]*\]: \(	\|  \|r[a-z0-9]* \|goroutine \|runtime\.\|[a-z]*\.\|github\|golang\|syscall\|internal\|created by\)" | tail -80 | sed 's/^/#   /'
+  echo "# podvisor's mounts in the container:"
+  ct grep podvisor /proc/self/mountinfo | sed 's/^/#   /'
+fi
 ct podvisor rm -f sdpod >/dev/null 2>&1
 ct systemctl stop podvisor.service podvisor.socket >/dev/null 2>&1
 
