@@ -349,17 +349,20 @@ func (h *handles) enter(flags int) error {
 }
 
 var (
-	hostOnce sync.Once
-	host     *handles
-	hostErr  error
+	host    *handles
+	hostErr error
 )
 
-// hostNamespaces are the namespaces this process started in, opened once.
+// hostNamespaces are the namespaces this process started in, opened while
+// the runtime runs package initialization on the main thread: opened later,
+// /proc/self/ns (the main thread's) could name a namespace that a locked
+// goroutine left the main thread in.
 func hostNamespaces() (*handles, error) {
-	hostOnce.Do(func() {
-		host, hostErr = openHandles(Paths{Net: "/proc/self/ns/net", IPC: "/proc/self/ns/ipc", UTS: "/proc/self/ns/uts"})
-	})
 	return host, hostErr
+}
+
+func init() {
+	host, hostErr = openHandles(Paths{Net: "/proc/thread-self/ns/net", IPC: "/proc/thread-self/ns/ipc", UTS: "/proc/thread-self/ns/uts"})
 }
 
 // Handle holds a pod's namespace files open for fast, repeated joins.

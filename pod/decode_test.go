@@ -94,8 +94,8 @@ func TestLoadDefaults(t *testing.T) {
 	if s.Hostname != "db" {
 		t.Errorf("hostname = %q, want the pod name", s.Hostname)
 	}
-	if s.Network != pod.NetworkPod {
-		t.Errorf("network = %q, want pod", s.Network)
+	if s.Network != pod.NetworkDefault {
+		t.Errorf("network = %q, want the supervisor's default (empty)", s.Network)
 	}
 	if !s.Resources.Limits.Empty() {
 		t.Errorf("limits = %+v, want none", s.Resources.Limits)

@@ -44,6 +44,10 @@ const (
 	EventDeadlineExceeded EventType = "DeadlineExceeded"
 	// EventEvicted: the pod used more than it may and is being stopped.
 	EventEvicted EventType = "Evicted"
+	// EventNetworkNotReady: the pod's network could not be set up (its
+	// create, or its recovery, failed); Message has the netlink, nftables
+	// or CNI error.
+	EventNetworkNotReady EventType = "NetworkNotReady"
 )
 
 // Event is one thing that happened to a pod or one of its processes, as

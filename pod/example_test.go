@@ -24,7 +24,7 @@ spec:
 		return
 	}
 	s := p.Spec
-	fmt.Println("hostname:", s.Hostname, "network:", s.Network)
+	fmt.Printf("hostname: %s network: %q\n", s.Hostname, s.Network)
 	fmt.Println("restartPolicy:", s.RestartPolicy, "grace:", *s.TerminationGracePeriodSeconds)
 	fmt.Println("backoff:", s.RestartBackoff.InitialDelay, s.RestartBackoff.MaxDelay, s.RestartBackoff.ResetAfter)
 	fmt.Println("cpu millicores:", s.Resources.Limits.CPU.Milli(), "memory bytes:", s.Resources.Limits.Memory.Value())
@@ -44,7 +44,7 @@ spec:
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, pod.ErrInvalid))
 	// Output:
-	// hostname: web network: pod
+	// hostname: web network: ""
 	// restartPolicy: Always grace: 30
 	// backoff: 10s 5m0s 10m0s
 	// cpu millicores: 500 memory bytes: 268435456

@@ -112,9 +112,19 @@ type Lifecycle struct {
 // ContainerPort is a port a process listens on; named ports can be used by
 // probes and hooks.
 type ContainerPort struct {
-	Name          string `json:"name,omitempty"`
-	ContainerPort int32  `json:"containerPort"`
-	Protocol      string `json:"protocol,omitempty"`
+	// Name is an IANA service name, unique in the process.
+	Name string `json:"name,omitempty"`
+	// ContainerPort is the port the process listens on in the pod's
+	// network namespace.
+	ContainerPort int32 `json:"containerPort"`
+	// Protocol is TCP (default), UDP or SCTP.
+	Protocol string `json:"protocol,omitempty"`
+	// HostPort publishes the port on the host: connections to it on the
+	// host's addresses (HostIP, or every address) reach ContainerPort in
+	// the pod. 0: not published.
+	HostPort int32 `json:"hostPort,omitempty"`
+	// HostIP limits HostPort to one of the host's addresses.
+	HostIP string `json:"hostIP,omitempty"`
 }
 
 // Dependency conditions of dependsOn.

@@ -85,12 +85,26 @@ type Status struct {
 	Reason   string `json:"reason,omitempty"`
 	Hostname string `json:"hostname"`
 	// Cgroup is the pod's cgroup path relative to the cgroup root.
-	Cgroup     string          `json:"cgroup"`
-	Namespaces NamespacePaths  `json:"namespaces"`
-	CreatedAt  time.Time       `json:"createdAt"`
-	StartedAt  *time.Time      `json:"startedAt"`
-	Init       []ProcessStatus `json:"initProcesses"`
-	Processes  []ProcessStatus `json:"processes"`
+	Cgroup     string         `json:"cgroup"`
+	Namespaces NamespacePaths `json:"namespaces"`
+	// Network is the network the pod is on: bridge's network is
+	// "podvisor" (or the daemon's own default name), none, host, or a
+	// network's name.
+	Network string `json:"network,omitempty"`
+	// PodIP is the pod's first address (IPv4 first), PodIPs all of them,
+	// as Kubernetes' status.podIP and podIPs. A pod on the host's network
+	// has the host's.
+	PodIP  string   `json:"podIP,omitempty"`
+	PodIPs []string `json:"podIPs,omitempty"`
+	// HostIP is the host's address (of its default route), as Kubernetes'
+	// status.hostIP.
+	HostIP string `json:"hostIP,omitempty"`
+	// Ports are the ports the pod publishes on the host.
+	Ports     []PublishedPort `json:"ports,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	StartedAt *time.Time      `json:"startedAt"`
+	Init      []ProcessStatus `json:"initProcesses"`
+	Processes []ProcessStatus `json:"processes"`
 	// Conditions are Initialized, ContainersReady and Ready, as
 	// Kubernetes' pod conditions.
 	Conditions []Condition `json:"conditions"`

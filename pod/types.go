@@ -55,16 +55,47 @@ const (
 	RestartNever     RestartPolicy = "Never"
 )
 
-// NetworkMode says which network namespace a pod's processes use.
+// NetworkMode says which network a pod is on: one of the modes below or
+// the name of a network (one made with `podvisor network create`, or a CNI
+// network configuration's name).
 type NetworkMode string
 
 // The network modes.
 const (
-	// NetworkPod gives the pod a private network namespace with loopback up.
+	// NetworkDefault (the empty value) is the supervisor's default network:
+	// NetworkBridge unless the supervisor is configured otherwise.
+	NetworkDefault NetworkMode = ""
+	// NetworkBridge gives the pod a network namespace of its own with an
+	// address on podvisor's default bridge network: it reaches the world
+	// (masquerade), the host and the other pods reach it, it can publish
+	// ports (hostPort) and find other pods by name.
+	NetworkBridge NetworkMode = "bridge"
+	// NetworkNone gives the pod a private network namespace with loopback
+	// only.
+	NetworkNone NetworkMode = "none"
+	// NetworkPod is the former name of NetworkNone, still accepted.
 	NetworkPod NetworkMode = "pod"
 	// NetworkHost leaves the pod in the host's network namespace.
 	NetworkHost NetworkMode = "host"
 )
+
+// IsNamed reports whether m names a network (rather than being one of the
+// modes).
+func (m NetworkMode) IsNamed() bool {
+	switch m {
+	case NetworkDefault, NetworkBridge, NetworkNone, NetworkPod, NetworkHost:
+		return false
+	}
+	return true
+}
+
+// Private reports whether the pod has a network namespace of its own
+// (every mode but host).
+func (m NetworkMode) Private() bool { return m != NetworkHost }
+
+// Isolated reports whether the pod's network namespace has loopback only
+// (none, or its former name pod).
+func (m NetworkMode) Isolated() bool { return m == NetworkNone || m == NetworkPod }
 
 // Spec is what a pod runs.
 type Spec struct {
@@ -85,7 +116,8 @@ type Spec struct {
 	Subdomain string `json:"subdomain,omitempty"`
 	// SetHostnameAsFQDN makes the kernel host name the fully qualified name.
 	SetHostnameAsFQDN *bool `json:"setHostnameAsFQDN,omitempty"`
-	// Network is "pod" (default) or "host".
+	// Network is "bridge", "none", "host" or the name of a network; empty
+	// is the supervisor's default network ("bridge" unless configured).
 	Network NetworkMode `json:"network,omitempty"`
 	// HostIPC leaves the pod in the host's IPC namespace.
 	HostIPC bool `json:"hostIPC,omitempty"`
@@ -192,7 +224,26 @@ func (l Limits) Empty() bool { return l.CPU == nil && l.Memory == nil && l.Pids 
 type EnvVar struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+	// ValueFrom takes the value from the pod's status when the process
+	// starts, as Kubernetes' downward API: fieldRef.fieldPath
+	// status.podIP, status.podIPs, status.hostIP or status.hostIPs. Not
+	// with Value.
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
+
+// EnvVarSource is where an environment variable's value comes from.
+type EnvVarSource struct {
+	FieldRef *FieldRef `json:"fieldRef,omitempty"`
+}
+
+// FieldRef names a field of the pod's status.
+type FieldRef struct {
+	FieldPath string `json:"fieldPath"`
+}
+
+// RuntimeFieldPaths are the fieldRef paths an environment variable can
+// take its value from when its process starts.
+var RuntimeFieldPaths = []string{"status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs"}
 
 // Process is one process of a pod, init or app.
 type Process struct {

@@ -43,9 +43,6 @@ func (p *Pod) SetDefaults() {
 		t := true
 		s.PrivateTmp = &t
 	}
-	if s.Network == "" {
-		s.Network = NetworkPod
-	}
 	for _, list := range [][]Process{s.InitProcesses, s.Processes} {
 		for i := range list {
 			pr := &list[i]
@@ -182,9 +179,10 @@ func (p *Pod) Validate() error {
 			errs.add("spec.hostname", "%s is not a host name: lowercase RFC 1123 labels joined by dots, at most 63 characters", quote(s.Hostname))
 		}
 	}
-	if s.Network != NetworkPod && s.Network != NetworkHost {
-		errs.add("spec.network", "unsupported value %s: must be pod or host", quote(string(s.Network)))
+	if s.Network.IsNamed() && !IsNetworkName(string(s.Network)) {
+		errs.add("spec.network", "unsupported value %s: must be bridge, none, host or the name of a network (letters, digits, '_', '.', '-', starting with a letter or digit, at most 64 characters)", quote(string(s.Network)))
 	}
+	validatePublished(&errs, s)
 	validateResources(&errs, "spec.resources", s.Resources)
 	x := newSpecIndex(s)
 	x.validatePodExtras(&errs)
@@ -269,6 +267,16 @@ func validateProcess(errs *ErrorList, field string, p *Process, names map[string
 			errs.add(f+".name", "invalid environment variable name %s", quote(e.Name))
 		}
 		noNUL(errs, f+".value", e.Value)
+		if vf := e.ValueFrom; vf != nil {
+			switch {
+			case e.Value != "":
+				errs.add(f+".valueFrom", "not with value")
+			case vf.FieldRef == nil:
+				errs.add(f+".valueFrom.fieldRef", "required")
+			case !slices.Contains(RuntimeFieldPaths, vf.FieldRef.FieldPath):
+				errs.add(f+".valueFrom.fieldRef.fieldPath", "unsupported value %s: must be one of %s", quote(vf.FieldRef.FieldPath), strings.Join(RuntimeFieldPaths, ", "))
+			}
+		}
 	}
 	if p.WorkingDir != "" && noNUL(errs, field+".workingDir", p.WorkingDir) && !path.IsAbs(p.WorkingDir) {
 		errs.add(field+".workingDir", "must be an absolute path, got %s", quote(p.WorkingDir))

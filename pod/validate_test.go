@@ -380,9 +380,9 @@ func TestLoadInvalid(t *testing.T) {
 		},
 		{
 			name:  "bad network",
-			doc:   withSpec("  network: bridge\n  processes: [{name: a, command: [x]}]\n"),
+			doc:   withSpec("  network: -bridge\n  processes: [{name: a, command: [x]}]\n"),
 			field: "spec.network",
-			exact: `spec.network: unsupported value "bridge": must be pod or host`,
+			exact: `spec.network: unsupported value "-bridge": must be bridge, none, host or the name of a network (letters, digits, '_', '.', '-', starting with a letter or digit, at most 64 characters)`,
 		},
 
 		// Quantities and limits.
@@ -600,9 +600,21 @@ func TestLoadInvalid(t *testing.T) {
 		},
 		{
 			name:  "unknown env field",
-			doc:   oneProcess("    env: [{name: K, valueFrom: x}]\n"),
+			doc:   oneProcess("    env: [{name: K, valueRef: x}]\n"),
+			field: "spec.processes[0].env[0].valueRef",
+			exact: `spec.processes[0].env[0].valueRef: unknown field "valueRef"`,
+		},
+		{
+			name:  "env valueFrom of a field not known at start",
+			doc:   oneProcess("    env: [{name: K, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\n"),
+			field: "spec.processes[0].env[0].valueFrom.fieldRef.fieldPath",
+			exact: `spec.processes[0].env[0].valueFrom.fieldRef.fieldPath: unsupported value "metadata.name": must be one of status.podIP, status.podIPs, status.hostIP, status.hostIPs`,
+		},
+		{
+			name:  "env value and valueFrom",
+			doc:   oneProcess("    env: [{name: K, value: v, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]\n"),
 			field: "spec.processes[0].env[0].valueFrom",
-			exact: `spec.processes[0].env[0].valueFrom: unknown field "valueFrom"`,
+			exact: `spec.processes[0].env[0].valueFrom: not with value`,
 		},
 		{
 			name:  "relative workingDir",
@@ -774,7 +786,7 @@ kind: Pod
 metadata: {name: Bad, labels: {b: "x y", a: "-"}}
 spec:
   restartPolicy: Often
-  network: bridge
+  network: "no/such"
   resources: {limits: {pids: 0}}
   initProcesses: [{name: a, command: [x]}]
   processes:
@@ -791,7 +803,7 @@ spec:
 		`metadata.labels["a"]: invalid label value "-"`,
 		`metadata.labels["b"]: invalid label value "x y"`,
 		`spec.restartPolicy: unsupported value "Often": must be Always, OnFailure or Never`,
-		`spec.network: unsupported value "bridge": must be pod or host`,
+		`spec.network: unsupported value "no/such": must be bridge, none, host or the name of a network (letters, digits, '_', '.', '-', starting with a letter or digit, at most 64 characters)`,
 		`spec.resources.limits.pids: must be at least 1, got 0`,
 		`spec.processes[0].name: duplicate name "a"`,
 		`spec.processes[0].command: required: at least the program`,
@@ -1037,7 +1049,6 @@ func TestValidateWithoutDefaults(t *testing.T) {
 		"spec.restartBackoff.maxDelay: must be positive, got 0s",
 		"spec.restartBackoff.resetAfter: must be positive, got 0s",
 		"spec.terminationGracePeriodSeconds: must be an integer >= 0",
-		`spec.network: unsupported value "": must be pod or host`,
 	} {
 		if !contains(lines(err), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

@@ -25,7 +25,7 @@ func benchSupervisor(b *testing.B) *Supervisor {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: creates namespaces and cgroups")
 	}
-	sv, err := New(Options{Root: b.TempDir(), CgroupParent: fmt.Sprintf("podvisor-bench-%d-%d", os.Getpid(), testSeq.Add(1)), Logger: zerolog.Nop()})
+	sv, err := New(Options{Root: b.TempDir(), CgroupParent: fmt.Sprintf("podvisor-bench-%d-%d", os.Getpid(), testSeq.Add(1)), Logger: zerolog.Nop(), Network: NetworkOptions{Default: pod.NetworkNone}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -148,7 +148,17 @@ func (s *Supervisor) build(spec *pod.Pod, saved *savedState) (_ *Pod, err error)
 		return nil, fmt.Errorf("pod %q namespaces: %w", name, err)
 	}
 	closers = append(closers, p.nsh.Close)
-	files, undoFiles, err := s.buildFiles(spec, p.dir)
+	var prevNet *podNet
+	if leftovers {
+		prevNet = readPodNet(p.dir)
+	}
+	if p.net, err = s.net.attach(p, prevNet); err != nil {
+		p.log.Warn().Err(err).Str("event", string(EventNetworkNotReady)).Msg("network setup failed")
+		s.bus.publish(Event{Time: time.Now(), Type: EventNetworkNotReady, Pod: name, Reason: string(EventNetworkNotReady), Message: err.Error()})
+		return nil, fmt.Errorf("pod %q: %w", name, err)
+	}
+	undo = append(undo, func() { s.net.detach(p, p.net, false) })
+	files, undoFiles, err := s.buildFiles(spec, p.dir, p.net)
 	if err != nil {
 		return nil, fmt.Errorf("pod %q: %w", name, err)
 	}
@@ -316,6 +326,9 @@ func (p *Pod) teardown(mode teardownMode) error {
 		p.netDialer.Close()
 	}
 	p.dialMu.Unlock()
+	// The pod keeps its address when only its kernel objects go (the
+	// supervisor stops and will recover it).
+	p.sv.net.detach(p, p.net, mode == removeKeepDir)
 	if err := namespaces.Remove(p.nsDir); err != nil {
 		errs = append(errs, err)
 	}

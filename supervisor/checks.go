@@ -162,7 +162,7 @@ func (p *Pod) execCheck(ctx context.Context, pr *proc, argv []string) (bool, str
 	if err != nil {
 		return false, err.Error()
 	}
-	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec)
+	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec, p.fields())
 	pidns, err := p.pidnsFD()
 	if err != nil {
 		return false, err.Error()

@@ -13,9 +13,9 @@ import (
 	"github.com/podvisor/podvisor/pod"
 )
 
-// hostsFile is the pod's /etc/hosts, as kubelet writes it; the pod's own
-// address is 127.0.1.1 until pods have addresses of their own.
-func (s *Supervisor) hostsFile(spec *pod.Pod) []byte {
+// hostsFile is the pod's /etc/hosts, as kubelet writes it: its names on
+// its own addresses (127.0.1.1 for a pod with loopback only).
+func (s *Supervisor) hostsFile(spec *pod.Pod, pn *podNet) []byte {
 	var b strings.Builder
 	sp := &spec.Spec
 	if sp.Network == pod.NetworkHost {
@@ -31,7 +31,15 @@ func (s *Supervisor) hostsFile(spec *pod.Pod) []byte {
 		if fqdn := s.fqdn(spec); fqdn != sp.Hostname {
 			names = fqdn + "\t" + sp.Hostname
 		}
-		b.WriteString("127.0.1.1\t" + names + "\n")
+		addrs := pn.addrs()
+		if len(addrs) == 0 || pn.Kind == "host" {
+			b.WriteString("127.0.1.1\t" + names + "\n")
+		}
+		for _, a := range addrs {
+			if pn.Kind != "host" {
+				b.WriteString(a.String() + "\t" + names + "\n")
+			}
+		}
 	}
 	if len(sp.HostAliases) > 0 {
 		b.WriteString("\n# Entries added by HostAliases.\n")
@@ -43,10 +51,18 @@ func (s *Supervisor) hostsFile(spec *pod.Pod) []byte {
 }
 
 // resolvFile is the pod's /etc/resolv.conf: the host's (unless dnsPolicy
-// is None) merged with dnsConfig, as kubelet merges them.
-func resolvFile(sp *pod.Spec) ([]byte, error) {
+// is None) merged with dnsConfig, as kubelet merges them. A pod on a
+// network with a DNS responder has it as its only name server (it
+// forwards to the host's) and the network's name first in its search list.
+func resolvFile(sp *pod.Spec, pn *podNet) ([]byte, error) {
 	var servers, searches, options []string
-	if sp.DNSPolicy != "None" {
+	own := sp.DNSPolicy != "None" && pn != nil && pn.DNS.IsValid()
+	if own {
+		servers = append(servers, pn.DNS.String())
+		searches = append(searches, pn.Search...)
+		options = append(options, pn.Options...)
+	}
+	if sp.DNSPolicy != "None" && !own {
 		host, err := os.ReadFile("/etc/resolv.conf")
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read the host's resolv.conf: %w", err)

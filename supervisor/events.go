@@ -25,6 +25,7 @@ const (
 	EventFailedPreStopHook   = pod.EventFailedPreStopHook
 	EventPodRestarted        = pod.EventPodRestarted
 	EventDependencyFailed    = pod.EventDependencyFailed
+	EventNetworkNotReady     = pod.EventNetworkNotReady
 )
 
 // Event is one thing that happened to a pod or one of its processes; see

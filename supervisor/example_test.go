@@ -31,6 +31,9 @@ spec:
 	sv, err := supervisor.New(supervisor.Options{
 		Root:         root,
 		CgroupParent: fmt.Sprintf("podvisor-example-%d", os.Getpid()),
+		// Loopback only; the zero NetworkOptions put pods on the bridge
+		// podvisor0 with addresses of 10.77.0.0/16.
+		Network: supervisor.NetworkOptions{Default: pod.NetworkNone},
 		Output: func(l supervisor.Line) {
 			fmt.Printf("%s | %s\n", l.Process, l.Text)
 		},

@@ -97,7 +97,7 @@ func Exec(ctx context.Context, req ExecRequest) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	env := environ(req.Status.Name, req.Status.Hostname, id.home, spec)
+	env := environ(req.Status.Name, req.Status.Hostname, id.home, spec, fieldValues(req.Status.PodIPs, req.Status.HostIP))
 	if req.TTY {
 		if t := os.Getenv("TERM"); t != "" {
 			env = append(env, "TERM="+t)

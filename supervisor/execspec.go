@@ -82,7 +82,7 @@ func homeOf(uid string) string {
 
 // environ builds a process's environment: the defaults, then its env, a
 // later entry replacing an earlier one of the same name in place.
-func environ(podName, hostname, home string, p *pod.Process) []string {
+func environ(podName, hostname, home string, p *pod.Process, fields map[string]string) []string {
 	env := []string{
 		"PATH=" + pod.DefaultPath,
 		"HOSTNAME=" + hostname,
@@ -92,13 +92,25 @@ func environ(podName, hostname, home string, p *pod.Process) []string {
 	}
 	index := map[string]int{"PATH": 0, "HOSTNAME": 1, "HOME": 2, "POD_NAME": 3, "PROCESS_NAME": 4}
 	for _, e := range p.Env {
-		kv := e.Name + "=" + e.Value
+		v := e.Value
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			v = fields[e.ValueFrom.FieldRef.FieldPath]
+		}
+		kv := e.Name + "=" + v
 		if i, ok := index[e.Name]; ok {
 			env[i] = kv
 			continue
 		}
 		index[e.Name] = len(env)
 		env = append(env, kv)
+	}
+	// Values that name a variable set at start ($(POD_IP)) get its value.
+	for i, e := range p.Env {
+		if e.ValueFrom == nil && strings.Contains(e.Value, "$(") {
+			if j, ok := index[e.Name]; ok && i >= 0 {
+				env[j] = e.Name + "=" + expandRuntime([]string{e.Value}, p, env)[0]
+			}
+		}
 	}
 	return env
 }
@@ -155,4 +167,57 @@ func executable(path string) error {
 		return fmt.Errorf("not executable")
 	}
 	return unix.Access(path, unix.X_OK)
+}
+
+// fieldValues are the pod's status fields that env valueFrom can name.
+func fieldValues(podIPs []string, hostIP string) map[string]string {
+	m := map[string]string{"status.hostIP": hostIP, "status.hostIPs": hostIP}
+	if len(podIPs) > 0 {
+		m["status.podIP"] = podIPs[0]
+		m["status.podIPs"] = strings.Join(podIPs, ",")
+	}
+	return m
+}
+
+// expandRuntime expands, in args, the $(NAME) references to the variables
+// of p that take their value at start (valueFrom), as Kubernetes expands
+// command and args; other references stay as written.
+func expandRuntime(args []string, p *pod.Process, env []string) []string {
+	runtime := map[string]bool{}
+	for _, e := range p.Env {
+		if e.ValueFrom != nil {
+			runtime[e.Name] = true
+		}
+	}
+	if len(runtime) == 0 {
+		return args
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = pod.Expand(a, func(name string) (string, bool) {
+			if !runtime[name] {
+				return "", false
+			}
+			return lookupEnv(env, name), true
+		})
+	}
+	return out
+}
+
+// fields are the pod's status fields for env valueFrom.
+func (p *Pod) fields() map[string]string { return netFields(p.net) }
+
+func netFields(n *podNet) map[string]string {
+	if n == nil {
+		return fieldValues(nil, "")
+	}
+	var ips []string
+	for _, a := range n.addrs() {
+		ips = append(ips, a.String())
+	}
+	host := ""
+	if n.HostIP.IsValid() {
+		host = n.HostIP.String()
+	}
+	return fieldValues(ips, host)
 }

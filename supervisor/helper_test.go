@@ -138,6 +138,11 @@ func newSupervisorWith(t *testing.T, opts Options) *Supervisor {
 	if opts.Root == "" {
 		opts.Root = t.TempDir()
 	}
+	if opts.Network.Default == "" {
+		// Loopback only, unless the test makes a network of its own: no
+		// bridge in the machine's network namespace.
+		opts.Network.Default = pod.NetworkNone
+	}
 	sv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -201,8 +201,8 @@ func (p *Pod) spawn(i int, pr *proc, runNo int) (*running, error) {
 	if err != nil {
 		return nil, &startError{err}
 	}
-	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec)
-	argv := spec.Argv()
+	env := environ(p.name, p.spec.Spec.Hostname, id.home, spec, p.fields())
+	argv := expandRuntime(spec.Argv(), spec, env)
 	view := p.view(spec.Name)
 	path := argv[0]
 	if view == "" {

@@ -290,7 +290,7 @@ func newSupervisorOnRoot(t *testing.T, root string, logs io.Writer) *Supervisor 
 	requireRoot(t)
 	parent := fmt.Sprintf("podvisor-test-%d-%d", os.Getpid(), testSeq.Add(1))
 	logger := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.DebugLevel)
-	sv, err := New(Options{Root: root, CgroupParent: parent, Logger: logger})
+	sv, err := New(Options{Root: root, CgroupParent: parent, Logger: logger, Network: NetworkOptions{Default: pod.NetworkNone}})
 	if err != nil {
 		t.Fatal(err)
 	}

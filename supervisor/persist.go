@@ -193,6 +193,16 @@ func (s *Supervisor) Recover() error {
 		}()
 	}
 	wg.Wait()
+	// What pods that are gone left on the networks goes.
+	s.mu.Lock()
+	live := make(map[string]*Pod, len(s.pods))
+	for name, p := range s.pods {
+		if p != nil {
+			live[name] = p
+		}
+	}
+	s.mu.Unlock()
+	s.net.sweep(live)
 	return errors.Join(errs...)
 }
 

@@ -37,6 +37,7 @@ type Pod struct {
 	nsp   namespaces.Paths
 	nsh   *namespaces.Handle
 	files *podFiles // volumes, /tmp, /etc files and the views
+	net   *podNet   // what the pod got from its network
 	qos   string    // the QoS class, computed once
 	// pidns is the run's PID namespace (shareProcessNamespace), nil before
 	// the first run or when its PID 1 could not start (pidnsErr says why).
@@ -414,6 +415,19 @@ func (p *Pod) statusLocked() pod.Status {
 	}
 	if p.files != nil {
 		st.Namespaces.Mounts = p.files.byProc
+	}
+	if n := p.net; n != nil {
+		st.Network = n.Network
+		for _, a := range n.addrs() {
+			st.PodIPs = append(st.PodIPs, a.String())
+		}
+		if len(st.PodIPs) > 0 {
+			st.PodIP = st.PodIPs[0]
+		}
+		if n.HostIP.IsValid() {
+			st.HostIP = n.HostIP.String()
+		}
+		st.Ports = n.Ports
 	}
 	if n := p.pidns.Load(); n != nil {
 		st.Namespaces.PID = n.path

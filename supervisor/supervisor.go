@@ -59,6 +59,9 @@ type Options struct {
 	// subdomain (<hostname>.<subdomain>.<namespace>.svc.<ClusterDomain>),
 	// as in Kubernetes. Default DefaultClusterDomain.
 	ClusterDomain string
+	// Network configures pod networking; the zero value puts pods on the
+	// bridge podvisor0 with addresses of 10.77.0.0/16.
+	Network NetworkOptions
 
 	reapScope string
 }
@@ -77,6 +80,7 @@ func (s *Supervisor) clusterDomain() string {
 type Supervisor struct {
 	opts  Options
 	h     *cgroups.Hierarchy
+	net   *netstack
 	bus   eventBus
 	lines lineBus
 	outq  *outputQueue // nil without Options.Output
@@ -160,6 +164,12 @@ func New(opts Options) (*Supervisor, error) {
 	opts.reapScope = filepath.Join(h.MainBase(), opts.CgroupParent)
 	addReapScope(opts.reapScope)
 	s := &Supervisor{opts: opts, h: h, pods: map[string]*Pod{}}
+	if s.net, err = newNetstack(s, opts.Network); err != nil {
+		return nil, err
+	}
+	if err := s.net.check(); err != nil {
+		return nil, err
+	}
 	if opts.Output != nil {
 		s.outq = newOutputQueue(opts.Output, opts.Logger)
 	}
@@ -450,6 +460,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 // pod: the namespace and view directories' mounts and an empty cgroup
 // parent.
 func (s *Supervisor) release() error {
+	s.net.close()
 	err := errors.Join(namespaces.Release(filepath.Join(s.opts.Root, "ns")),
 		mounts.ReleaseDir(filepath.Join(s.opts.Root, "views")),
 		mounts.ReleaseSharedDir(filepath.Join(s.opts.Root, "mnt")))

@@ -52,7 +52,7 @@ func (f *podFiles) viewOf(spec *pod.Pod, pr *pod.Process) (mounts.View, error) {
 		// As in a container, /proc stays writable (oom_score_adj, ...).
 		v.Mounts = append(v.Mounts, mounts.Mount{Target: "/proc", Source: "/proc"})
 	}
-	env := environ(spec.Metadata.Name, sp.Hostname, "", pr)
+	env := environ(spec.Metadata.Name, sp.Hostname, "", pr, f.fields)
 	lookup := func(n string) (string, bool) {
 		for i := len(env) - 1; i >= 0; i-- {
 			if k, val, _ := strings.Cut(env[i], "="); k == n {

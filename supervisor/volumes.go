@@ -41,6 +41,7 @@ type podFiles struct {
 	vols   map[string]string // volume name → host path
 	tmpfs  []string          // tmpfs mounted in the host's namespace, to unmount
 	views  []string          // pins, in <root>/views/<pod>
+	fields map[string]string // status fields for env valueFrom (subPathExpr)
 	byProc map[string]string // process name → its view's pin
 	made   []string          // files and directories made, in order
 	capped []cappedDir       // emptyDirs on disk with a size limit
@@ -104,21 +105,22 @@ func (s *Supervisor) mntDir(name string) string { return filepath.Join(s.opts.Ro
 // buildFiles makes the pod's volumes, /tmp, /etc/hosts and resolv.conf and
 // one view per distinct set of mounts of its processes. undo removes what
 // it made, also when it fails half-way.
-func (s *Supervisor) buildFiles(spec *pod.Pod, dir string) (*podFiles, func(), error) {
+func (s *Supervisor) buildFiles(spec *pod.Pod, dir string, pn *podNet) (*podFiles, func(), error) {
 	f := &podFiles{dir: dir, mnt: s.mntDir(spec.Metadata.Name), vols: map[string]string{}, byProc: map[string]string{},
 		hide: []string{filepath.Join(s.opts.Root, "ns"), filepath.Join(s.opts.Root, "mnt")}}
 	// Undone by what f records (no mountinfo to read, no directory to
 	// list: a create that failed for want of file descriptors must still
 	// leave nothing).
+	f.fields = netFields(pn)
 	undo := func() { _ = s.removeFiles(spec.Metadata.Name, f, true) }
-	if err := s.makeFiles(spec, f); err != nil {
+	if err := s.makeFiles(spec, f, pn); err != nil {
 		undo()
 		return nil, nil, err
 	}
 	return f, undo, nil
 }
 
-func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
+func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles, pn *podNet) error {
 	dir := f.dir
 	sp := &spec.Spec
 	// First: a tmpfs mounted below <root>/mnt before it is a mount of its
@@ -155,13 +157,13 @@ func (s *Supervisor) makeFiles(spec *pod.Pod, f *podFiles) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(run, "hosts"), s.hostsFile(spec), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(run, "hosts"), s.hostsFile(spec, pn), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(run, "hostname"), []byte(s.kernelHostname(spec)+"\n"), 0o644); err != nil {
 		return err
 	}
-	resolv, err := resolvFile(sp)
+	resolv, err := resolvFile(sp, pn)
 	if err != nil {
 		return err
 	}

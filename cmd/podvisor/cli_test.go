@@ -20,6 +20,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PODVISOR_CLI_TEST") == "1" {
 		os.Exit(run(os.Args, os.Stdout, os.Stderr))
 	}
+	// Daemons and up runs of the tests put their pods on loopback only,
+	// unless a test says otherwise: no bridge in the machine's network.
+	if os.Getenv("PODVISOR_DEFAULT_NETWORK") == "" {
+		os.Setenv("PODVISOR_DEFAULT_NETWORK", "none")
+	}
 	os.Exit(m.Run())
 }
 

@@ -41,16 +41,20 @@ func daemonCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "daemon",
 		Usage: "run the podvisor daemon: keep pods, serve the API on a unix socket",
-		Flags: logFlags(
+		Flags: logFlags(append([]cli.Flag{
 			&cli.StringFlag{Name: "root", Value: daemon.DefaultRoot, EnvVars: []string{"PODVISOR_ROOT"}, Usage: "state directory"},
 			socketFlag(),
 			&cli.StringFlag{Name: "cgroup-parent", EnvVars: []string{"PODVISOR_CGROUP_PARENT"}, Usage: "cgroup under which pod cgroups are made (default: the delegated cgroup under systemd, else podvisor)"},
 			&cli.StringFlag{Name: "log-max-size", Value: "10Mi", Usage: "rotate a process's log file past this size (bytes, or a quantity such as 10Mi)"},
 			&cli.IntFlag{Name: "log-max-files", Value: supervisor.DefaultLogMaxFiles, Usage: "log files kept per process, the current one included"},
 			&cli.StringFlag{Name: "config", Value: DefaultConfig, EnvVars: []string{"PODVISOR_CONFIG"}, Usage: "settings file (logLevel, logMaxSize, logMaxFiles), re-read on SIGHUP; flags win"},
-		),
+		}, networkFlags()...)...),
 		Action: func(c *cli.Context) error {
 			settings, err := daemonSettings(c)
+			if err != nil {
+				return err
+			}
+			netOpts, err := networkOptions(c)
 			if err != nil {
 				return err
 			}
@@ -86,6 +90,7 @@ func daemonCommand() *cli.Command {
 				LogMaxFiles:  settings.LogMaxFiles,
 				Reload:       reload,
 				Reconfigure:  func() (daemon.Settings, error) { return daemonSettings(c) },
+				Network:      netOpts,
 			})
 		},
 	}

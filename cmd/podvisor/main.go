@@ -73,7 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			validateCommand(),
 			versionCommand(),
 			generateCommand(),
-		}, append(clientCommands(), getCommand())...),
+		}, append(clientCommands(), getCommand(), networkCommand(), portCommand())...),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -318,7 +319,7 @@ func printTable(w io.Writer, pods []pod.Status, wide bool) error {
 		fmt.Fprint(tw, "NAMESPACE\t")
 	}
 	if wide {
-		fmt.Fprintln(tw, "NAME\tPHASE\tREADY\tRESTARTS\tAGE\tPIDS\tCGROUP\tMESSAGE")
+		fmt.Fprintln(tw, "NAME\tPHASE\tREADY\tRESTARTS\tAGE\tIP\tPORTS\tPIDS\tCGROUP\tMESSAGE")
 	} else {
 		fmt.Fprintln(tw, "NAME\tPHASE\tREADY\tRESTARTS\tAGE")
 	}
@@ -343,7 +344,23 @@ func printTable(w io.Writer, pods []pod.Status, wide bool) error {
 			if p == "" {
 				p = "-"
 			}
-			row += fmt.Sprintf("\t%s\t%s\t%s", p, st.Cgroup, st.Message)
+			ip := st.PodIP
+			if ip == "" {
+				ip = "-"
+			}
+			var ports []string
+			for _, pp := range st.Ports {
+				host := pp.HostIP
+				if host == "" {
+					host = "0.0.0.0"
+				}
+				ports = append(ports, fmt.Sprintf("%s->%d/%s", net.JoinHostPort(host, strconv.Itoa(int(pp.HostPort))), pp.ContainerPort, strings.ToLower(pp.Protocol)))
+			}
+			pt := strings.Join(ports, ",")
+			if pt == "" {
+				pt = "-"
+			}
+			row += fmt.Sprintf("\t%s\t%s\t%s\t%s\t%s", ip, pt, p, st.Cgroup, st.Message)
 		}
 		fmt.Fprintln(tw, row)
 	}

@@ -33,7 +33,7 @@ func upCommand() *cli.Command {
 		Name:      "up",
 		Usage:     "run the pods of FILE (podvisor/v1 or Kubernetes manifests) in the foreground, without a daemon",
 		ArgsUsage: "FILE",
-		Flags:     logFlags(append([]cli.Flag{rootFlag(), cgroupParentFlag()}, manifestFlags()...)...),
+		Flags:     logFlags(append(append([]cli.Flag{rootFlag(), cgroupParentFlag()}, manifestFlags()...), networkFlags()...)...),
 		Action:    upAction,
 	}
 }
@@ -112,12 +112,17 @@ func upAction(c *cli.Context) error {
 	if delegate {
 		parent = ""
 	}
+	netOpts, err := networkOptions(c)
+	if err != nil {
+		return err
+	}
 	sv, err := supervisor.New(supervisor.Options{
 		Root:         c.String("root"),
 		CgroupParent: parent,
 		Delegate:     delegate,
 		Logger:       logger,
 		Output:       out.line,
+		Network:      netOpts,
 	})
 	if err != nil {
 		return err

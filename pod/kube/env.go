@@ -21,11 +21,18 @@ func (t *translator) env(c *corev1.Container, cp, pp string) ([]pod.EnvVar, map[
 	var order []string
 	src := map[string]string{}
 	whole := map[string]bool{}
+	// runtime are the variables whose value comes when the process
+	// starts (the pod's address): name → fieldPath. They stay out of vars,
+	// so that $(NAME) references to them are expanded then.
+	runtime := map[string]string{}
+	seen := map[string]bool{}
 	set := func(name, val, path string, fromEnvFrom bool) {
-		if _, ok := vars[name]; !ok {
+		if !seen[name] {
+			seen[name] = true
 			order = append(order, name)
 		}
 		vars[name], src[name], whole[name] = val, path, fromEnvFrom
+		delete(runtime, name)
 	}
 	for i, ef := range c.EnvFrom {
 		ep := fmt.Sprintf("%s.envFrom[%d]", cp, i)
@@ -87,6 +94,12 @@ func (t *translator) env(c *corev1.Container, cp, pp string) ([]pod.EnvVar, map[
 			if !ok {
 				continue
 			}
+			if fr := e.ValueFrom.FieldRef; fr != nil && !t.spec.HostNetwork && (fr.FieldPath == "status.podIP" || fr.FieldPath == "status.podIPs") {
+				set(e.Name, "", ep, false)
+				delete(vars, e.Name)
+				runtime[e.Name] = fr.FieldPath
+				continue
+			}
 			val = v
 		} else if e.Value != "" {
 			val = expand(e.Value, mappingFuncFor(vars))
@@ -95,7 +108,11 @@ func (t *translator) env(c *corev1.Container, cp, pp string) ([]pod.EnvVar, map[
 	}
 	out := make([]pod.EnvVar, 0, len(order))
 	for j, n := range order {
-		out = append(out, pod.EnvVar{Name: n, Value: vars[n]})
+		if fp, ok := runtime[n]; ok {
+			out = append(out, pod.EnvVar{Name: n, ValueFrom: &pod.EnvVarSource{FieldRef: &pod.FieldRef{FieldPath: fp}}})
+		} else {
+			out = append(out, pod.EnvVar{Name: n, Value: vars[n]})
+		}
 		from := fmt.Sprintf("%s.env[%d]", pp, j)
 		if whole[n] {
 			t.pm.addWhole(from, src[n])
@@ -250,6 +267,8 @@ func (t *translator) fieldValue(fs *corev1.ObjectFieldSelector, path string, vol
 	case "status.hostIP", "status.hostIPs":
 		return t.l.o.HostIP, true
 	case "status.podIP", "status.podIPs":
+		// Known when the process starts (env), or not at all (a
+		// downwardAPI volume, where Kubernetes does not allow it).
 		if t.spec.HostNetwork {
 			return t.l.o.HostIP, true
 		}

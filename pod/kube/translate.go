@@ -678,14 +678,9 @@ func (t *translator) container(c *corev1.Container, cp, pp string, init bool) po
 	}
 	for i, port := range c.Ports {
 		pp := fmt.Sprintf("%s.ports[%d]", cp, i)
-		p.Ports = append(p.Ports, pod.ContainerPort{Name: port.Name, ContainerPort: port.ContainerPort, Protocol: string(port.Protocol)})
-		if port.HostPort != 0 {
-			switch {
-			case !t.spec.HostNetwork:
-				t.refuse(pp+".hostPort", "podvisor forwards no host port into a pod's network: use hostNetwork")
-			case port.HostPort != port.ContainerPort:
-				t.err(pp+".hostPort", "must equal containerPort (%d) with hostNetwork, got %d", port.ContainerPort, port.HostPort)
-			}
+		p.Ports = append(p.Ports, pod.ContainerPort{Name: port.Name, ContainerPort: port.ContainerPort, Protocol: string(port.Protocol), HostPort: port.HostPort, HostIP: port.HostIP})
+		if port.HostPort != 0 && t.spec.HostNetwork && port.HostPort != port.ContainerPort {
+			t.err(pp+".hostPort", "must equal containerPort (%d) with hostNetwork, got %d", port.ContainerPort, port.HostPort)
 		}
 	}
 	p.Resources = t.resources(c.Resources, cp+".resources", false)

@@ -228,7 +228,7 @@ func TestMappingFields(t *testing.T) {
 			return ""
 		}},
 		{"namespaces", `{hostIPC: true, hostPID: true, containers: [` + app + `]}`, func(p *pod.Pod) string {
-			if !p.Spec.HostIPC || !p.Spec.HostPID || p.Spec.Network != pod.NetworkPod {
+			if !p.Spec.HostIPC || !p.Spec.HostPID || p.Spec.Network != pod.NetworkDefault {
 				return fmt.Sprintf("%+v", p.Spec)
 			}
 			return ""
@@ -650,7 +650,6 @@ data: {a: "1"}
 		"document 1: spec.runtimeClassName",
 		"document 1: spec.os.name",
 		"document 1: spec.securityContext.sysctls[0].name",
-		"document 1: spec.containers[0].ports[0].hostPort",
 		"document 1: spec.containers[0].resources.limits[nvidia.com/gpu]",
 		"document 1: spec.containers[0].volumeMounts[0].mountPropagation",
 		"document 1: spec.containers[0].securityContext.procMount",

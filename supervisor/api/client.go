@@ -410,3 +410,32 @@ func stream[T any](c *Client, ctx context.Context, path string, q url.Values, fn
 	}
 	return nil
 }
+
+// Networks lists the networks: podvisor's bridge networks and the CNI
+// networks of the daemon's configuration directory.
+func (c *Client) Networks(ctx context.Context) ([]Network, error) {
+	var out []Network
+	return out, c.do(ctx, "GET", "/v1/networks", nil, nil, &out)
+}
+
+// Network returns one network.
+func (c *Client) Network(ctx context.Context, name string) (Network, error) {
+	var n Network
+	return n, c.do(ctx, "GET", "/v1/networks/"+url.PathEscape(name), nil, nil, &n)
+}
+
+// CreateNetwork makes a bridge network from n's name, bridge, subnet,
+// gateway, subnet6, gateway6 and internal (empty ones are chosen).
+func (c *Client) CreateNetwork(ctx context.Context, n Network) (Network, error) {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return Network{}, err
+	}
+	var out Network
+	return out, c.do(ctx, "POST", "/v1/networks", nil, body, &out)
+}
+
+// RemoveNetwork removes a network made with CreateNetwork.
+func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/v1/networks/"+url.PathEscape(name), nil, nil, nil)
+}

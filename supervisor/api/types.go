@@ -1,6 +1,10 @@
 package api
 
-import "github.com/podvisor/podvisor/pod"
+import (
+	"time"
+
+	"github.com/podvisor/podvisor/pod"
+)
 
 // VersionInfo answers GET /v1/version.
 type VersionInfo struct {
@@ -15,3 +19,33 @@ type VersionInfo struct {
 // pod.Status.Launched. A request with ?wait=true (create, start, restart)
 // is answered once the pod's status satisfies it.
 func Started(s *pod.Status) bool { return s.Launched() }
+
+// Network describes a network (GET /v1/networks and /v1/networks/{name};
+// the body of POST /v1/networks gives name and, optionally, bridge,
+// subnet, gateway, subnet6, gateway6 and internal).
+type Network struct {
+	// Name is what a pod's spec.network says to join it.
+	Name string `json:"name"`
+	// Driver is "bridge" (podvisor's own) or "cni".
+	Driver string `json:"driver"`
+	// Bridge is the bridge's link name.
+	Bridge string `json:"bridge,omitempty"`
+	// Subnet and Gateway (IPv4), Subnet6 and Gateway6 (IPv6).
+	Subnet   string `json:"subnet,omitempty"`
+	Gateway  string `json:"gateway,omitempty"`
+	Subnet6  string `json:"subnet6,omitempty"`
+	Gateway6 string `json:"gateway6,omitempty"`
+	// Internal: no masquerade, no forwarding off the bridge.
+	Internal bool `json:"internal,omitempty"`
+	// Default marks the default network.
+	Default bool `json:"default,omitempty"`
+	// DNS is the address of the network's DNS responder, when it runs.
+	DNS string `json:"dns,omitempty"`
+	// File and Plugins describe a CNI network.
+	File    string   `json:"file,omitempty"`
+	Plugins []string `json:"plugins,omitempty"`
+	// Pods are the pods on the network.
+	Pods []string `json:"pods,omitempty"`
+	// CreatedAt is when the network was made.
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+}

@@ -67,6 +67,8 @@ type Config struct {
 	// MaxConns caps the API connections open at once; default
 	// MaxConns(RLIMIT_NOFILE).
 	MaxConns int
+	// Network configures pod networking (see supervisor.NetworkOptions).
+	Network supervisor.NetworkOptions
 }
 
 // Defaults of the API server's timeouts.
@@ -140,6 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 		LogMaxSize:   cfg.LogMaxSize,
 		LogMaxFiles:  cfg.LogMaxFiles,
 		Delegate:     cfg.Delegate,
+		Network:      cfg.Network,
 	})
 	if err != nil {
 		ln.Close()

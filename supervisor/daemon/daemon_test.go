@@ -30,6 +30,9 @@ func runDaemon(t *testing.T, cfg Config) *api.Client {
 	cfg.Socket = filepath.Join(cfg.Root, "api.sock")
 	cfg.CgroupParent = fmt.Sprintf("podvisor-daemon-test-%d", os.Getpid())
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	if cfg.Network.Default == "" {
+		cfg.Network.Default = pod.NetworkNone // no bridge on the machine
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()

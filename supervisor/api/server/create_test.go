@@ -31,7 +31,7 @@ func testServer(t *testing.T) (*supervisor.Supervisor, string) {
 		t.Skip("needs root: creates namespaces and cgroups")
 	}
 	dir := t.TempDir()
-	sv, err := supervisor.New(supervisor.Options{Root: filepath.Join(dir, "root"), CgroupParent: fmt.Sprintf("podvisor-apitest-%d-%s", os.Getpid(), t.Name()), Logger: zerolog.Nop()})
+	sv, err := supervisor.New(supervisor.Options{Root: filepath.Join(dir, "root"), CgroupParent: fmt.Sprintf("podvisor-apitest-%d-%s", os.Getpid(), t.Name()), Logger: zerolog.Nop(), Network: supervisor.NetworkOptions{Default: pod.NetworkNone}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestLogFollowerDropped(t *testing.T) {
 		t.Skip("needs root: creates namespaces and cgroups")
 	}
 	dir := t.TempDir()
-	sv, err := supervisor.New(supervisor.Options{Root: filepath.Join(dir, "root"), CgroupParent: fmt.Sprintf("podvisor-apitest-%d", os.Getpid()), Logger: zerolog.Nop()})
+	sv, err := supervisor.New(supervisor.Options{Root: filepath.Join(dir, "root"), CgroupParent: fmt.Sprintf("podvisor-apitest-%d", os.Getpid()), Logger: zerolog.Nop(), Network: supervisor.NetworkOptions{Default: pod.NetworkNone}})
 	if err != nil {
 		t.Fatal(err)
 	}

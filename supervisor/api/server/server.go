@@ -171,6 +171,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/pods/{name}/restart", s.restart)
 	mux.HandleFunc("GET /v1/pods/{name}/logs", s.logs)
 	mux.HandleFunc("GET /v1/events", s.events)
+	mux.HandleFunc("GET /v1/networks", s.networks)
+	mux.HandleFunc("POST /v1/networks", s.createNetwork)
+	mux.HandleFunc("GET /v1/networks/{name}", s.network)
+	mux.HandleFunc("DELETE /v1/networks/{name}", s.removeNetwork)
 	mux.HandleFunc("/", notFound)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, _ := r.Context().Value(credKey{}).(*unix.Ucred)
@@ -634,3 +638,56 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = http.ErrServerClosed
+
+func wireNetwork(c supervisor.NetworkConfig) api.Network {
+	return api.Network{Name: c.Name, Driver: c.Driver, Bridge: c.Bridge, Subnet: c.Subnet, Gateway: c.Gateway,
+		Subnet6: c.Subnet6, Gateway6: c.Gateway6, Internal: c.Internal, Default: c.Default, DNS: c.DNS,
+		File: c.File, Plugins: c.Plugins, Pods: c.Pods, CreatedAt: c.CreatedAt}
+}
+
+func (s *Server) networks(w http.ResponseWriter, r *http.Request) {
+	all, err := s.Supervisor.Networks()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]api.Network, 0, len(all))
+	for _, c := range all {
+		out = append(out, wireNetwork(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) network(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Supervisor.Network(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wireNetwork(c))
+}
+
+func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
+	var req api.Network
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSpec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.fail(w, r, fmt.Errorf("network: %v: %w", err, pod.ErrInvalid))
+		return
+	}
+	c, err := s.Supervisor.CreateNetwork(supervisor.NetworkConfig{Name: req.Name, Bridge: req.Bridge, Subnet: req.Subnet, Gateway: req.Gateway,
+		Subnet6: req.Subnet6, Gateway6: req.Gateway6, Internal: req.Internal})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, wireNetwork(c))
+}
+
+func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
+	if err := s.Supervisor.RemoveNetwork(r.PathValue("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
