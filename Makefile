@@ -34,6 +34,7 @@ run: build
 # (which needs cgo and a C compiler).
 test: build
 	@install -d -m 1777 $(TEST_TMPDIR)
+	@test/deps.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 20s -fuzzminimizetime 3s -timeout 3m ./pod/

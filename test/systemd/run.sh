@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
 CACHE=${PODVISOR_TEST_CACHE:-/var/cache/podvisor-test}
-ROOTFS=$CACHE/bookworm
+ROOTFS=$CACHE/bookworm-net
 pass=0 fail=0
 ok()   { pass=$((pass+1)); echo "ok   - $*"; }
 bad()  { fail=$((fail+1)); echo "FAIL - $*"; }
@@ -27,7 +27,7 @@ if [ ! -x "$ROOTFS/lib/systemd/systemd" ]; then
   [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
   echo "# debootstrap bookworm from $mirror (about a minute)"
   mkdir -p "$CACHE"; rm -rf "$ROOTFS.tmp"
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps bookworm "$ROOTFS.tmp" "$mirror" >/dev/null || { echo "debootstrap failed"; exit 1; }
+  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps,iproute2 bookworm "$ROOTFS.tmp" "$mirror" >/dev/null || { echo "debootstrap failed"; exit 1; }
   mv "$ROOTFS.tmp" "$ROOTFS"
 fi
 
@@ -73,8 +73,9 @@ done
   for h in /sys/fs/cgroup/unified /sys/fs/cgroup/*/; do
     h=${h%/}; [ -f "$h/$CG/cgroup.procs" ] && echo $BASHPID > "$h/$CG/cgroup.procs" 2>/dev/null
   done
-  # CAP_NET_ADMIN: the daemon sets up its pods' network namespaces.
-  exec systemd-nspawn --keep-unit --register=no -q -b -D "$MACHINE" --console=passive --capability=CAP_NET_ADMIN
+  # A network namespace of the container's own, where the daemon makes its
+  # bridge and rules; CAP_NET_ADMIN there: it sets up the pods' networks.
+  exec systemd-nspawn --keep-unit --register=no -q -b -D "$MACHINE" --console=passive --private-network --capability=CAP_NET_ADMIN
 ) > "$RUN/console.log" 2>&1 &
 NSPAWN=$!
 # The container's PID 1 is the child of nspawn that runs systemd: nspawn
@@ -121,6 +122,11 @@ cg=$(ct podvisor inspect sdpod | awk -F'"' '/"cgroup"/{print $4}')
 unitcg=$(prop podvisor.service ControlGroup)
 check "the pod's cgroup is inside the unit's ($cg in $unitcg)" test "${cg#"$unitcg"/}" != "$cg"
 check "journal entries carry POD=" journal_has_pod
+podip() { ct podvisor inspect sdpod 2>/dev/null | awk -F'"' '/"podIP"/{print $4; exit}'; }
+ip1=$(podip)
+check "the pod has an address on the default bridge ($ip1)" test "${ip1#10.77.}" != "$ip1"
+netns_has_ip() { ct ip netns exec sdpod ip -4 -o addr show eth0 | grep -q " $ip1/"; }
+check "ip netns exec sdpod shows it on eth0" netns_has_ip
 
 # 4. reload leaves the pod's processes alone.
 before=$(pids_of)
@@ -146,6 +152,7 @@ check "a stopped (wedged) daemon is restarted by the watchdog" test "$(prop podv
 check "with a new main pid" test "$(prop podvisor.service MainPID)" != "$main"
 for _ in $(seq 50); do pod_running && break; sleep 0.2; done
 check "the pod runs again after the restart" pod_running
+check "and keeps its address ($(podip))" test "$(podip)" = "$ip1"
 
 # 7. stop: TERM, the pod's grace, KILL; nothing left in the unit's cgroup.
 stubborn=$(ct podvisor inspect sdpod | awk -F: '/"name": "stubborn"/{f=1} f&&/"pid"/{gsub(/[ ,]/,"",$2); print $2; exit}')
