@@ -447,3 +447,78 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A CNI network, with Debian's plugins: bridge, host-local and portmap,
+// run in the test's host namespace; DEL on rm leaves nothing.
+func TestNetworkCNI(t *testing.T) {
+	env := newNetEnv(t)
+	binDir := ""
+	for _, d := range []string{"/usr/lib/cni", "/opt/cni/bin"} {
+		if _, err := os.Stat(filepath.Join(d, "bridge")); err == nil {
+			binDir = d
+			break
+		}
+	}
+	if binDir == "" {
+		t.Skip("needs the CNI plugins bridge, host-local and portmap (Debian's containernetworking-plugins; make test installs it)")
+	}
+	name := fmt.Sprintf("cnitest%d", rand.IntN(1e6))
+	bridge := fmt.Sprintf("pvc%d", rand.IntN(1e9))
+	sub := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 214, byte(rand.IntN(250)), 0}), 24)
+	dataDir := t.TempDir()
+	conf := fmt.Sprintf(`{"cniVersion": "1.0.0", "name": %q, "plugins": [
+  {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": true,
+   "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}`, name, bridge, dataDir, sub.String())
+	if err := os.MkdirAll(env.opts.CNIConfDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(env.opts.CNIConfDir, "10-test.conflist"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env.opts.CNIBinDirs = []string{binDir}
+	sv := newSupervisorWith(t, Options{Network: env.opts, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)})
+	hp := 20000 + rand.IntN(20000)
+	podN := podName(t)
+	p := createAndStart(t, sv, load(t, sleeper(podN, "  network: "+name+"\n")+fmt.Sprintf("    ports: [{containerPort: 80, hostPort: %d}]\n", hp)))
+	st := p.Status()
+	ip, err := netip.ParseAddr(st.PodIP)
+	if err != nil || !sub.Contains(ip) || st.Network != name {
+		t.Fatalf("pod on the CNI network: network %q IP %q, want an address of %s", st.Network, st.PodIP, sub)
+	}
+	serveBanner(t, netnsDialer(t, p), ":80", "C")
+	wantBanner(t, env.dialer, netip.AddrPortFrom(ip, 80).String(), "C")
+	wantBanner(t, env.dialer, netip.AddrPortFrom(env.other, uint16(hp)).String(), "C")
+	nets, err := sv.Networks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range nets {
+		if n.Name == name {
+			found = n.Driver == "cni" && len(n.Pods) == 1 && n.Pods[0] == podN
+		}
+	}
+	if !found {
+		t.Errorf("networks %+v: want %s, driver cni, with the pod", nets, name)
+	}
+	if err := sv.Remove(t.Context(), podN, RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	// DEL released the address and took the pod's veth off the bridge.
+	leases, _ := os.ReadDir(filepath.Join(dataDir, name))
+	for _, e := range leases {
+		if _, err := netip.ParseAddr(e.Name()); err == nil {
+			t.Errorf("host-local lease %s left after rm", e.Name())
+		}
+	}
+	host, err := network.OpenHost(env.host.Net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	waitFor(t, 10*time.Second, "the pod's veth to leave the CNI bridge", func() bool {
+		ports, _ := host.Ports(bridge)
+		return len(ports) == 0
+	})
+}

@@ -202,6 +202,27 @@ func (s *Supervisor) Recover() error {
 		}
 	}
 	s.mu.Unlock()
+	// Kernel objects of pods whose directory is gone (removed while no
+	// supervisor ran): their namespaces (and so their veths), mounts and
+	// cgroups go.
+	ghosts := map[string]bool{}
+	for _, d := range []string{"ns", "mnt", "views"} {
+		entries, _ := os.ReadDir(filepath.Join(s.opts.Root, d))
+		for _, e := range entries {
+			if e.IsDir() && live[e.Name()] == nil && pod.IsName(e.Name()) && pathAbsent(s.podDir(e.Name())) {
+				ghosts[e.Name()] = true
+			}
+		}
+	}
+	for name := range ghosts {
+		log := s.opts.Logger.With().Str("pod", name).Logger()
+		ghost := &Pod{sv: s, name: name, log: log, nsDir: s.nsDir(name)}
+		if err := s.sweep(ghost); err != nil {
+			errs = append(errs, fmt.Errorf("pod %q (gone): %w", name, err))
+		}
+		_ = os.Remove(s.viewsDir(name))
+		log.Info().Msg("what a pod that is gone left was removed")
+	}
 	s.net.sweep(live)
 	return errors.Join(errs...)
 }

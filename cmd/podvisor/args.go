@@ -47,9 +47,21 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	// A command with subcommands (network create): the path is the
+	// command's words, the flags are the last one's.
+	path := []string{args[i]}
+	for len(cmd.Subcommands) > 0 && i+1 < len(args) {
+		sub := cmd.Command(args[i+1])
+		if sub == nil {
+			break
+		}
+		cmd = sub
+		i++
+		path = append(path, args[i])
+	}
 	local := flagTable(cmd.Flags)
 	var front, flags, positional []string
-	for j := 1; j < i; j++ {
+	for j := 1; j < i-len(path)+1; j++ {
 		if !slices.Contains(early, args[j]) {
 			front = append(front, args[j])
 		}
@@ -84,7 +96,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 			flags = append(flags, rest[j])
 		}
 	}
-	out := append(front, args[i])
+	out := append(front, path...)
 	out = append(out, flags...)
 	return append(out, positional...)
 }

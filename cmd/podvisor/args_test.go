@@ -22,6 +22,10 @@ func TestReorderArgs(t *testing.T) {
 		{[]string{"podvisor", "--socket=/s", "--log-level", "warn", "rm", "x", "-f"}, []string{"podvisor", "--socket=/s", "--log-level", "warn", "rm", "-f", "x"}},
 		{[]string{"podvisor", "validate", "f.yaml", "--socket", "/s"}, []string{"podvisor", "--socket", "/s", "validate", "f.yaml"}},
 		{[]string{"podvisor", "exec", "-it", "web", "--", "sh"}, []string{"podvisor", "exec", "-it", "web", "--", "sh"}},
+		// Subcommands: the flags go after the whole path.
+		{[]string{"podvisor", "network", "create", "net1", "--subnet", "10.1.0.0/24", "--internal"}, []string{"podvisor", "network", "create", "--subnet", "10.1.0.0/24", "--internal", "net1"}},
+		{[]string{"podvisor", "--socket", "/s", "network", "ls", "-o", "json"}, []string{"podvisor", "--socket", "/s", "network", "ls", "-o", "json"}},
+		{[]string{"podvisor", "network", "rm", "a", "b", "--log-level", "warn"}, []string{"podvisor", "--log-level", "warn", "network", "rm", "a", "b"}},
 	} {
 		if got := reorderArgs(app, c.in); !slices.Equal(got, c.want) {
 			t.Errorf("%q:\n got %q\nwant %q", c.in, got, c.want)

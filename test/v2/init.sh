@@ -51,6 +51,12 @@ mount -o remount,rw / 2>/dev/null
 dmesg -n 1 2>/dev/null
 hostname podvisor-v2 2>/dev/null
 ip link set lo up || say "cannot bring lo up"
+# Debian's kernel has pod networking's parts as modules (this host's has
+# them built in): bridges, veths, nf_tables with NAT, masquerade, fib and
+# conntrack expressions.
+modprobe -a veth bridge nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 2>/dev/null ||
+  say "cannot load every networking module"
+say "modules=$(awk '$1 ~ /^(veth|bridge|nf_tables|nft_chain_nat|nft_nat|nft_masq|nft_ct|nft_fib_inet)$/ {printf "%s ", $1}' /proc/modules)"
 mkdir -p "$TMPDIR"
 
 say "kernel=$(uname -r)"
