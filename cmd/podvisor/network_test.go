@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,5 +259,120 @@ func TestNetworkCommands(t *testing.T) {
 	}
 	if _, stderr, code := c.pv(t, "run", specFile(t, "lost", "  network: none\n  processes:\n  - {name: a, command: [sleep, \"1000\"], ports: [{containerPort: 80, hostPort: 8080}]}\n")); code == 0 || !strings.Contains(stderr, "spec.processes[0].ports[0].hostPort: not with network \"none\"") {
 		t.Errorf("hostPort with network none: exit %d %s", code, stderr)
+	}
+}
+
+// httpGet sends GET path to addr from the host namespace and returns the
+// body.
+func (h *netHost) httpGet(addr, path string) (string, error) {
+	c, err := h.dialer.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.0\r\n\r\n", path)
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return "", err
+	}
+	_, body, _ := strings.Cut(string(b), "\r\n\r\n")
+	return strings.TrimSpace(body), nil
+}
+
+// TestUpTwoPodsExample runs examples/two-pods.yaml with up on the bridge:
+// the web pod, published on the host's port 8080, reaches the db pod by
+// name; at the end nothing of the network is left.
+func TestUpTwoPodsExample(t *testing.T) {
+	c := newCLI(t, true)
+	h := newNetHost(t)
+	up := c.cmd(append(append([]string{"up"}, h.flags...), "../../examples/two-pods.yaml")...)
+	var out syncBuffer
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- up.Wait() }()
+	ended := false
+	defer func() {
+		if !ended {
+			_ = up.Process.Kill()
+			<-done
+		}
+	}()
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var err error
+		body, err = h.httpGet("127.0.0.1:8080", "/greeting")
+		if err == nil && body == "hello from the db pod" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web pod on the host's port 8080: %q %v\n%s", body, err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body, err := h.httpGet("127.0.0.1:8080", "/answer"); err != nil || body != "42" {
+		t.Errorf("GET /answer: %q %v", body, err)
+	}
+	_ = up.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		ended = true
+		if err != nil {
+			t.Errorf("up: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("up did not end:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "web/http | web: /greeting -> hello from the db pod") {
+		t.Errorf("up's output:\n%s", out.String())
+	}
+	if err := exec.Command("ip", "-n", filepath.Base(h.path), "link", "show", h.bridge).Run(); err == nil {
+		t.Errorf("bridge %s left after up", h.bridge)
+	}
+}
+
+// TestTwoDaemonsNetworksSideBySide: two daemons with their own roots, bridges and
+// pod CIDRs on one host; each one's pods, addresses and ports work, and
+// one going away leaves the other's links and rules alone.
+func TestTwoDaemonsNetworksSideBySide(t *testing.T) {
+	h := newNetHost(t)
+	c1, c2 := newCLI(t, true), newCLI(t, true)
+	sub2 := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 218, byte(rand.IntN(250)), 0}), 24)
+	br2 := fmt.Sprintf("pvf%d", rand.IntN(1e9))
+	flags2 := []string{"--default-network", "bridge", "--bridge", br2, "--pod-cidr", sub2.String(), "--host-netns", h.path, "--netns-dir", filepath.Join(t.TempDir(), "netns2")}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", flags2[len(flags2)-1]).Run() })
+	d1 := startDaemon(t, c1, h.flags...)
+	d2 := startDaemon(t, c2, flags2...)
+	hp := 20000 + rand.IntN(20000)
+	c1.mustPV(t, "run", specFile(t, "p1", fmt.Sprintf("  terminationGracePeriodSeconds: 1\n  processes:\n  - {name: a, command: [sleep, \"1000\"], ports: [{containerPort: 80, hostPort: %d}]}\n", hp)))
+	c2.mustPV(t, "run", specFile(t, "p2", fmt.Sprintf("  terminationGracePeriodSeconds: 1\n  processes:\n  - {name: a, command: [sleep, \"1000\"], ports: [{containerPort: 80, hostPort: %d}]}\n", hp+1)))
+	s1, s2 := c1.status(t, "p1"), c2.status(t, "p2")
+	if ip, _ := netip.ParseAddr(s1.PodIP); !h.subnet.Contains(ip) {
+		t.Errorf("p1 has %q, want an address of %s", s1.PodIP, h.subnet)
+	}
+	if ip, _ := netip.ParseAddr(s2.PodIP); !sub2.Contains(ip) {
+		t.Errorf("p2 has %q, want an address of %s", s2.PodIP, sub2)
+	}
+	serveIn(t, s2.Namespaces.Net, ":80", "p2")
+	c1.mustPV(t, "rm", "-f", "p1")
+	if code := d1.stop(t); code != 0 {
+		t.Errorf("daemon 1 exit %d", code)
+	}
+	if err := exec.Command("ip", "-n", filepath.Base(h.path), "link", "show", br2).Run(); err != nil {
+		t.Errorf("daemon 2's bridge %s is gone with daemon 1's pods", br2)
+	}
+	if got := h.banner(t, fmt.Sprintf("127.0.0.1:%d", hp+1)); got != "p2" {
+		t.Errorf("daemon 2's published port after daemon 1 left: %q", got)
+	}
+	if got := h.banner(t, netip.AddrPortFrom(netip.MustParseAddr(s2.PodIP), 80).String()); got != "p2" {
+		t.Errorf("daemon 2's pod by address: %q", got)
+	}
+	c2.mustPV(t, "rm", "-f", "p2")
+	if code := d2.stop(t); code != 0 {
+		t.Errorf("daemon 2 exit %d", code)
 	}
 }

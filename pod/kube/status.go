@@ -107,7 +107,8 @@ func ContainerID(podName, process string, n int) string {
 
 // PodStatus returns a pod in Kubernetes' shape, a v1 Pod (PodObject) with
 // its status filled from st: phase, reason and message, the conditions,
-// hostIP and podIP (the host's address with hostNetwork, else none), the
+// hostIP (o.HostIP, else the status's) and podIP and podIPs (the pod's
+// addresses; the host's with hostNetwork), the
 // QoS class, the start time and each process's container status. Of o it
 // reads NodeName (spec.nodeName) and HostIP.
 //
@@ -130,12 +131,23 @@ func PodStatus(p *pod.Pod, st *pod.Status, o Options) (*corev1.Pod, error) {
 	}
 	s := &kp.Status
 	s.Phase, s.Reason, s.Message = phaseOf(st)
+	hostIP := st.HostIP
 	if o.HostIP != "" {
-		s.HostIP = o.HostIP
-		s.HostIPs = []corev1.HostIP{{IP: o.HostIP}}
+		hostIP = o.HostIP
+	}
+	if hostIP != "" {
+		s.HostIP = hostIP
+		s.HostIPs = []corev1.HostIP{{IP: hostIP}}
 		if p.Spec.Network == pod.NetworkHost {
-			s.PodIP = o.HostIP
-			s.PodIPs = []corev1.PodIP{{IP: o.HostIP}}
+			s.PodIP = hostIP
+			s.PodIPs = []corev1.PodIP{{IP: hostIP}}
+		}
+	}
+	if p.Spec.Network != pod.NetworkHost && len(st.PodIPs) > 0 {
+		s.PodIP = st.PodIPs[0]
+		s.PodIPs = nil
+		for _, ip := range st.PodIPs {
+			s.PodIPs = append(s.PodIPs, corev1.PodIP{IP: ip})
 		}
 	}
 	if st.StartedAt != nil {

@@ -195,3 +195,15 @@ spec:
 		t.Errorf("qos %s", kp.Status.QOSClass)
 	}
 }
+
+func TestPodStatusPodIPs(t *testing.T) {
+	p := onePod(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - {name: app, command: [run]}\n")
+	st := &pod.Status{Name: "web", Phase: pod.PhaseRunning, PodIP: "10.77.0.5", PodIPs: []string{"10.77.0.5", "fd77::5"}, HostIP: "192.0.2.7"}
+	kp, err := PodStatus(p, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := &kp.Status; s.PodIP != "10.77.0.5" || len(s.PodIPs) != 2 || s.PodIPs[1].IP != "fd77::5" || s.HostIP != "192.0.2.7" {
+		t.Errorf("podIP %q podIPs %v hostIP %q", s.PodIP, s.PodIPs, s.HostIP)
+	}
+}
