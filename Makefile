@@ -54,8 +54,11 @@ test-unit:
 # CPU measure lasts PODVISOR_BENCH_IDLE (default 60s).
 bench: build
 	@install -d -m 1777 $(TEST_TMPDIR)
-	$(GO) test -run '^$$' -bench 'PodUpDown|CrashToRunning|StopGracePrecision|MemoryPerProcess' -benchtime 200x -timeout 20m ./supervisor/
+	$(GO) test -run '^$$' -bench 'PodUpDown$$|PodUpDownVolumes|CrashToRunning|StopGracePrecision|MemoryPerProcess' -benchtime 200x -timeout 20m ./supervisor/
 	$(GO) test -run '^$$' -bench 'LogLatencyBesideYes' -benchtime 1x -timeout 5m ./supervisor/
+	$(GO) test -run '^$$' -bench 'PodUpDownBridge' -benchtime 100x -timeout 10m ./supervisor/
+	$(GO) test -run '^$$' -bench 'Bridge100Pods|TCPThroughput' -benchtime 3x -timeout 10m ./supervisor/
+	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 10m ./network/ ./firewall/ ./dns/
 	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
 	$(GO) test -run '^$$' -bench 'DaemonFootprint|DaemonProbes' -benchtime 1x -timeout 20m ./cmd/podvisor/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./pod/kube/ ./mounts/ ./security/

@@ -237,7 +237,7 @@ func (n *netstack) forget(name string) {
 	delete(n.nets, name)
 	n.mu.Unlock()
 	if bn != nil {
-		_ = bn.fw.Close()
+		bn.closeFirewall()
 	}
 }
 

@@ -122,7 +122,10 @@ type bridgeNet struct {
 	br      network.Bridge
 	leases  *network.Leases
 	leases6 *network.Leases
-	fw      *firewall.Firewall
+	fwCfg   firewall.Config
+
+	fwMu sync.Mutex
+	fw   *firewall.Firewall // opened at first use (see firewall)
 
 	mu      sync.Mutex // held while the bridge is made, used or taken down
 	ready   bool       // bridge, sysctls and table in place
@@ -266,6 +269,14 @@ func (n *netstack) hostNS() (*network.Host, error) {
 
 func (n *netstack) netsDir() string { return filepath.Join(n.sv.opts.Root, "networks") }
 
+// netDir holds a network's leases and its "up" marker.
+func (n *netstack) netDir(bn *bridgeNet) string { return filepath.Join(n.netsDir(), bn.cfg.Name) }
+
+// upMarker exists while the network's bridge and table may exist: a start
+// that finds neither it nor a lease has nothing to sweep on that network
+// (and touches no netlink or nftables at all).
+func (n *netstack) upMarker(bn *bridgeNet) string { return filepath.Join(n.netDir(bn), "up") }
+
 // add registers a bridge network from its configuration.
 func (n *netstack) add(c NetworkConfig) error {
 	sub, err := netip.ParsePrefix(c.Subnet)
@@ -301,10 +312,7 @@ func (n *netstack) add(c NetworkConfig) error {
 	if br.Subnet6.IsValid() {
 		bn.leases6 = &network.Leases{Dir: filepath.Join(dir, "leases6"), Subnet: br.Subnet6, Reserved: []netip.Addr{br.Gateway6Addr()}}
 	}
-	bn.fw, err = firewall.Open(firewall.Config{Table: firewall.TableName(c.Bridge), Bridge: c.Bridge, Subnet: br.Subnet, Subnet6: br.Subnet6, Internal: c.Internal, NetNS: n.opts.HostNetNS})
-	if err != nil {
-		return fmt.Errorf("network %q: %w", c.Name, err)
-	}
+	bn.fwCfg = firewall.Config{Table: firewall.TableName(c.Bridge), Bridge: c.Bridge, Subnet: br.Subnet, Subnet6: br.Subnet6, Internal: c.Internal, NetNS: n.opts.HostNetNS}
 	n.mu.Lock()
 	n.nets[c.Name] = bn
 	n.mu.Unlock()
@@ -644,10 +652,18 @@ func (n *netstack) ready(bn *bridgeNet) error {
 	if err != nil {
 		return err
 	}
+	// Marked first: a crash from here on leaves something for the next
+	// start to sweep.
+	if err := os.MkdirAll(n.netDir(bn), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(n.upMarker(bn), nil, 0o600); err != nil {
+		return err
+	}
 	if err := h.EnsureBridge(bn.br); err != nil {
 		return err
 	}
-	if err := bn.fw.Ensure(); err != nil {
+	if err := bn.firewall(func(fw *firewall.Firewall) error { return fw.Ensure() }); err != nil {
 		return err
 	}
 	bn.ready = true
@@ -674,6 +690,9 @@ func (n *netstack) attachBridge(p *Pod, bn *bridgeNet, pn *podNet, ports []pod.P
 		}
 	}()
 	ip, err := bn.leases.Acquire(p.name, netip.Addr{})
+	if errors.Is(err, network.ErrExhausted) {
+		return fmt.Errorf("network %q: every address of %s is taken: %w: %w", bn.cfg.Name, bn.br.Subnet, err, pod.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("network %q: %w", bn.cfg.Name, err)
 	}
@@ -682,6 +701,9 @@ func (n *netstack) attachBridge(p *Pod, bn *bridgeNet, pn *podNet, ports []pod.P
 	gws := []netip.Addr{bn.br.GatewayAddr()}
 	if bn.leases6 != nil {
 		ip6, err := bn.leases6.Acquire(p.name, netip.Addr{})
+		if errors.Is(err, network.ErrExhausted) {
+			return fmt.Errorf("network %q: every address of %s is taken: %w: %w", bn.cfg.Name, bn.br.Subnet6, err, pod.ErrConflict)
+		}
 		if err != nil {
 			return fmt.Errorf("network %q: %w", bn.cfg.Name, err)
 		}
@@ -698,10 +720,10 @@ func (n *netstack) attachBridge(p *Pod, bn *bridgeNet, pn *podNet, ports []pod.P
 	}
 	// The veth goes with the namespace; nothing to undo here.
 	if len(ports) > 0 {
-		if err := bn.fw.Publish(p.name, mappings(ports, pn.IPs)); err != nil {
+		if err := bn.firewall(func(fw *firewall.Firewall) error { return fw.Publish(p.name, mappings(ports, pn.IPs)) }); err != nil {
 			return fmt.Errorf("network %q: publish ports: %w", bn.cfg.Name, err)
 		}
-		undo = append(undo, func() { _ = bn.fw.Unpublish(p.name) })
+		undo = append(undo, func() { _ = bn.firewall(func(fw *firewall.Firewall) error { return fw.Unpublish(p.name) }) })
 	}
 	bn.users[p.name] = true
 	if bn.dnsAddr.IsValid() {
@@ -742,7 +764,7 @@ func (n *netstack) detachBridge(name string, bn *bridgeNet, pn *podNet, keep boo
 	n.removeNames(bn.cfg.Name, name)
 	bn.mu.Lock()
 	if len(pn.Ports) > 0 {
-		if err := bn.fw.Unpublish(name); err != nil {
+		if err := bn.firewall(func(fw *firewall.Firewall) error { return fw.Unpublish(name) }); err != nil {
 			n.log.Warn().Err(err).Str("pod", name).Msg("could not remove the pod's published ports")
 		}
 	}
@@ -778,12 +800,13 @@ func (n *netstack) retire(bn *bridgeNet) {
 
 // takeDown removes the network's kernel objects; bn.mu is held.
 func (n *netstack) takeDown(bn *bridgeNet) {
+	defer os.Remove(n.upMarker(bn))
 	bn.ready = false
 	if bn.dns != nil {
 		_ = bn.dns.Shutdown()
 		bn.dns, bn.dnsAddr = nil, netip.Addr{}
 	}
-	if err := bn.fw.Delete(); err != nil {
+	if err := bn.firewall(func(fw *firewall.Firewall) error { return fw.Delete() }); err != nil {
 		n.log.Warn().Err(err).Str("network", bn.cfg.Name).Msg("could not remove the network's nftables table")
 	}
 	if h, err := n.hostNS(); err == nil {
@@ -899,6 +922,9 @@ func (n *netstack) sweep(live map[string]*Pod) {
 		}
 	}
 	for _, bn := range nets {
+		if pathAbsent(n.upMarker(bn)) && !hasLeases(bn) {
+			continue
+		}
 		for _, l := range []*network.Leases{bn.leases, bn.leases6} {
 			if l == nil {
 				continue
@@ -914,17 +940,22 @@ func (n *netstack) sweep(live map[string]*Pod) {
 				}
 			}
 		}
-		if ok, err := bn.fw.Exists(); err == nil && ok {
-			pub, err := bn.fw.Published()
-			if err == nil {
-				for owner := range pub {
-					if live[owner] == nil {
-						n.log.Info().Str("network", bn.cfg.Name).Str("pod", owner).Msg("published ports of a pod that is gone: removed")
-						_ = bn.fw.Unpublish(owner)
-					}
+		_ = bn.firewall(func(fw *firewall.Firewall) error {
+			if ok, err := fw.Exists(); err != nil || !ok {
+				return err
+			}
+			pub, err := fw.Published()
+			if err != nil {
+				return err
+			}
+			for owner := range pub {
+				if live[owner] == nil {
+					n.log.Info().Str("network", bn.cfg.Name).Str("pod", owner).Msg("published ports of a pod that is gone: removed")
+					_ = fw.Unpublish(owner)
 				}
 			}
-		}
+			return nil
+		})
 		bn.mu.Lock()
 		used := len(bn.users) > 0
 		if !used {
@@ -935,9 +966,12 @@ func (n *netstack) sweep(live map[string]*Pod) {
 					bn.ready = true
 				}
 			}
-			if ok, _ := bn.fw.Exists(); ok {
-				bn.ready = true
-			}
+			_ = bn.firewall(func(fw *firewall.Firewall) error {
+				if ok, _ := fw.Exists(); ok {
+					bn.ready = true
+				}
+				return nil
+			})
 			if bn.ready {
 				n.takeDown(bn)
 			}
@@ -1081,7 +1115,7 @@ func (n *netstack) close() {
 			bn.dns = nil
 		}
 		bn.mu.Unlock()
-		_ = bn.fw.Close()
+		bn.closeFirewall()
 	}
 	if n.host != nil {
 		_ = n.host.Close()
@@ -1105,4 +1139,44 @@ func listenDNS(h *network.Host, ap netip.AddrPort) (net.PacketConn, net.Listener
 		return nil
 	})
 	return pc, ln, err
+}
+
+// hasLeases reports whether a lease file of the network exists.
+func hasLeases(bn *bridgeNet) bool {
+	for _, l := range []*network.Leases{bn.leases, bn.leases6} {
+		if l == nil {
+			continue
+		}
+		entries, _ := os.ReadDir(l.Dir)
+		for _, e := range entries {
+			if _, err := netip.ParseAddr(e.Name()); err == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// firewall runs f with the network's nftables connection, opened at first
+// use: a daemon whose pods use no bridge never opens one.
+func (bn *bridgeNet) firewall(f func(*firewall.Firewall) error) error {
+	bn.fwMu.Lock()
+	defer bn.fwMu.Unlock()
+	if bn.fw == nil {
+		fw, err := firewall.Open(bn.fwCfg)
+		if err != nil {
+			return err
+		}
+		bn.fw = fw
+	}
+	return f(bn.fw)
+}
+
+func (bn *bridgeNet) closeFirewall() {
+	bn.fwMu.Lock()
+	defer bn.fwMu.Unlock()
+	if bn.fw != nil {
+		_ = bn.fw.Close()
+		bn.fw = nil
+	}
 }

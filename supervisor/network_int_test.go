@@ -524,3 +524,37 @@ func TestNetworkCNI(t *testing.T) {
 		return len(ports) == 0
 	})
 }
+
+// A /30 has one address for a pod: the second pod is refused, naming the
+// subnet, and leaves nothing. With an IPv6 subnet too, a pod has an
+// address of both, reachable over both, and its name resolves to both.
+func TestNetworkExhaustedAndIPv6(t *testing.T) {
+	env := newNetEnv(t)
+	env.opts.PodCIDR = netip.PrefixFrom(env.subnet.Addr(), 30)
+	env.subnet = env.opts.PodCIDR
+	env.opts.PodCIDR6 = netip.MustParsePrefix(fmt.Sprintf("fd77:%x::/64", rand.IntN(0xffff)))
+	sv := newSupervisorWith(t, Options{Network: env.opts, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)})
+	name := podName(t)
+	p := createAndStart(t, sv, load(t, sleeper(name, "")))
+	st := p.Status()
+	if len(st.PodIPs) != 2 {
+		t.Fatalf("podIPs %v, want an IPv4 and an IPv6 address", st.PodIPs)
+	}
+	ip4, ip6 := netip.MustParseAddr(st.PodIPs[0]), netip.MustParseAddr(st.PodIPs[1])
+	if !env.subnet.Contains(ip4) || !env.opts.PodCIDR6.Contains(ip6) {
+		t.Fatalf("podIPs %v, want addresses of %s and %s", st.PodIPs, env.subnet, env.opts.PodCIDR6)
+	}
+	d := netnsDialer(t, p)
+	serveBanner(t, d, ":80", "six")
+	wantBanner(t, env.dialer, netip.AddrPortFrom(ip6, 80).String(), "six")
+	wantBanner(t, env.dialer, netip.AddrPortFrom(ip4, 80).String(), "six")
+	if got := resolveIn(t, d, env.gateway, name, dns.TypeAAAA); len(got) != 1 || got[0] != ip6 {
+		t.Errorf("AAAA %s: %v, want %s", name, got, ip6)
+	}
+	other := podName(t)
+	_, err := sv.Create(load(t, sleeper(other, "")))
+	if err == nil || !errors.Is(err, pod.ErrConflict) || !strings.Contains(err.Error(), "every address of "+env.subnet.String()+" is taken") {
+		t.Fatalf("create on a full subnet: %v", err)
+	}
+	assertNoPodLeftovers(t, sv, env, other)
+}
