@@ -40,6 +40,8 @@ type PublishedPort struct {
 	HostPort int32 `json:"hostPort"`
 	// ContainerPort is the port in the pod.
 	ContainerPort int32 `json:"containerPort"`
+	// Field is the path of its hostPort in the spec, for error messages.
+	Field string `json:"-"`
 }
 
 // String is the port as podman port prints it: "80/tcp -> 0.0.0.0:8080".
@@ -73,9 +75,9 @@ func (s *Spec) Published() []PublishedPort {
 		return nil
 	}
 	var out []PublishedPort
-	for _, list := range [][]Process{s.InitProcesses, s.Processes} {
-		for _, pr := range list {
-			for _, cp := range pr.Ports {
+	for li, list := range [][]Process{s.InitProcesses, s.Processes} {
+		for i, pr := range list {
+			for j, cp := range pr.Ports {
 				if cp.HostPort == 0 {
 					continue
 				}
@@ -91,7 +93,8 @@ func (s *Spec) Published() []PublishedPort {
 						ip = a.Unmap().String()
 					}
 				}
-				out = append(out, PublishedPort{Process: pr.Name, Name: cp.Name, Protocol: proto, HostIP: ip, HostPort: cp.HostPort, ContainerPort: cp.ContainerPort})
+				field := fmt.Sprintf("spec.%s[%d].ports[%d].hostPort", []string{"initProcesses", "processes"}[li], i, j)
+				out = append(out, PublishedPort{Process: pr.Name, Name: cp.Name, Protocol: proto, HostIP: ip, HostPort: cp.HostPort, ContainerPort: cp.ContainerPort, Field: field})
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -56,7 +57,10 @@ func (s *Supervisor) hostsFile(spec *pod.Pod, pn *podNet) []byte {
 // forwards to the host's) and the network's name first in its search list.
 func resolvFile(sp *pod.Spec, pn *podNet) ([]byte, error) {
 	var servers, searches, options []string
-	own := sp.DNSPolicy != "None" && pn != nil && pn.DNS.IsValid()
+	// ClusterFirst (Kubernetes' default) and the empty policy use the
+	// network's responder; Default means the host's resolvers, as kubelet
+	// gives a pod the node's.
+	own := sp.DNSPolicy != "None" && sp.DNSPolicy != "Default" && pn != nil && pn.DNS.IsValid()
 	if own {
 		servers = append(servers, pn.DNS.String())
 		searches = append(searches, pn.Search...)
@@ -67,6 +71,14 @@ func resolvFile(sp *pod.Spec, pn *podNet) ([]byte, error) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read the host's resolv.conf: %w", err)
 		}
+		if sp.Network.Private() && onlyLoopbackServers(host) {
+			// A name server on the host's loopback (systemd-resolved's
+			// 127.0.0.53) cannot be reached from the pod's own network:
+			// take the servers it forwards to, as docker and podman do.
+			if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
+				host = up
+			}
+		}
 		for _, l := range strings.Split(string(host), "\n") {
 			f := strings.Fields(l)
 			if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
@@ -74,6 +86,9 @@ func resolvFile(sp *pod.Spec, pn *podNet) ([]byte, error) {
 			}
 			switch f[0] {
 			case "nameserver":
+				if sp.Network.Private() && isLoopback(f[1]) {
+					continue // unreachable from the pod's network
+				}
 				servers = append(servers, f[1])
 			case "search", "domain":
 				searches = append(searches, f[1:]...)
@@ -129,4 +144,25 @@ func dedupe(list []string) []string {
 		}
 	}
 	return out
+}
+
+func isLoopback(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.IsLoopback()
+}
+
+// onlyLoopbackServers reports whether every nameserver of a resolv.conf is
+// on the loopback (and there is one).
+func onlyLoopbackServers(conf []byte) bool {
+	n := 0
+	for _, l := range strings.Split(string(conf), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if !isLoopback(f[1]) {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
 }

@@ -33,15 +33,21 @@ var reservedNetworkNames = []string{string(pod.NetworkBridge), string(pod.Networ
 func (s *Supervisor) Networks() ([]NetworkConfig, error) {
 	n := s.net
 	n.mu.Lock()
-	var out []NetworkConfig
+	nets := make([]*bridgeNet, 0, len(n.nets))
 	for _, bn := range n.nets {
+		nets = append(nets, bn)
+	}
+	n.mu.Unlock()
+	var out []NetworkConfig
+	for _, bn := range nets {
+		bn.mu.Lock()
 		c := bn.cfg
 		if bn.dnsAddr.IsValid() {
 			c.DNS = bn.dnsAddr.String()
 		}
+		bn.mu.Unlock()
 		out = append(out, c)
 	}
-	n.mu.Unlock()
 	cniNets, cerr := n.cni.Networks()
 	for _, cn := range cniNets {
 		if slices.ContainsFunc(out, func(c NetworkConfig) bool { return c.Name == cn.Name }) {
@@ -269,10 +275,17 @@ func (s *Supervisor) RemoveNetwork(name string) error {
 		sort.Strings(on)
 		return fmt.Errorf("network %q is used by pods %s: remove them first: %w", name, strings.Join(on, ", "), pod.ErrConflict)
 	}
+	bn.mu.Lock()
+	if len(bn.users) > 0 {
+		// A pod joined meanwhile.
+		bn.mu.Unlock()
+		return fmt.Errorf("network %q is used by pods: remove them first: %w", name, pod.ErrConflict)
+	}
 	if err := os.Remove(filepath.Join(n.netsDir(), name+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		bn.mu.Unlock()
 		return fmt.Errorf("network %q: %w", name, err)
 	}
-	bn.mu.Lock()
+	bn.removed = true
 	if bn.ready {
 		n.takeDown(bn)
 	}

@@ -129,6 +129,7 @@ type bridgeNet struct {
 
 	mu      sync.Mutex // held while the bridge is made, used or taken down
 	ready   bool       // bridge, sysctls and table in place
+	removed bool       // RemoveNetwork took it
 	users   map[string]bool
 	dns     *dns.Server
 	dnsAddr netip.Addr
@@ -193,8 +194,7 @@ type netstack struct {
 	ports map[string]string     // published port key → pod
 	// names are the DNS names of pods on each network: network → name →
 	// addresses.
-	names map[string]map[string][]netip.Addr
-	byPod map[string]map[string][]string // network → pod → its names
+	names map[string]map[string]map[string]dnsEntry // network → name → pod
 	// admin serializes CreateNetwork and RemoveNetwork.
 	admin sync.Mutex
 	// retiring counts the networks being taken down, which close waits
@@ -234,8 +234,8 @@ func newNetstack(sv *Supervisor, o NetworkOptions) (*netstack, error) {
 		return nil, fmt.Errorf("bridge %q: not a link name (at most 15 bytes, no '/', ':' or space): %w", o.Bridge, pod.ErrInvalid)
 	}
 	n := &netstack{sv: sv, opts: o, log: sv.opts.Logger, nets: map[string]*bridgeNet{}, ports: map[string]string{},
-		names: map[string]map[string][]netip.Addr{}, byPod: map[string]map[string][]string{},
-		cni: &cni.Plugins{ConfDir: o.CNIConfDir, BinDirs: o.CNIBinDirs, CacheDir: filepath.Join(sv.opts.Root, "cni", "cache")}}
+		names: map[string]map[string]map[string]dnsEntry{},
+		cni:   &cni.Plugins{ConfDir: o.CNIConfDir, BinDirs: o.CNIBinDirs, CacheDir: filepath.Join(sv.opts.Root, "cni", "cache")}}
 	n.cni.Do = func(f func() error) error {
 		h, err := n.hostNS()
 		if err != nil {
@@ -344,7 +344,12 @@ func (n *netstack) loadCreated() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		// One bad file does not keep the daemon and its other networks
+		// from starting: the pods of that network fail by name instead.
+		n.log.Error().Err(errors.Join(errs...)).Msg("some networks could not be read; their pods cannot be created")
+	}
+	return nil
 }
 
 // check refuses, at start, a default subnet that overlaps a route of the
@@ -358,6 +363,9 @@ func (n *netstack) check() error {
 		return err
 	}
 	bn := n.nets[DefaultNetworkName]
+	if err := n.checkOwner(h, bn); err != nil {
+		return err
+	}
 	for _, p := range []netip.Prefix{bn.br.Subnet, bn.br.Subnet6} {
 		if !p.IsValid() {
 			continue
@@ -416,22 +424,42 @@ func (n *netstack) cniConfDir() string {
 // nothing.
 func (n *netstack) attach(p *Pod, prev *podNet) (_ *podNet, err error) {
 	sp := &p.spec.Spec
+	if prev != nil && prev.CNI != nil {
+		// The previous run's CNI attachment (its namespace is gone), with
+		// the configuration it was made with, whatever the files say now.
+		n.cniDel(p.name, prev.CNI)
+	}
+	// A name in the netns directory left by a run that crashed (up keeps
+	// no network file: the record says it).
+	if n.opts.NetnsDir != "-" && (prev == nil || prev.NetnsName == "") && n.hasNetnsRecord(p.name) {
+		prev = &podNet{NetnsName: p.name}
+	}
+	if prev != nil && prev.NetnsName != "" && n.opts.NetnsDir != "-" {
+		_ = network.UnnameNetNS(n.opts.NetnsDir, prev.NetnsName, "")
+		n.removeNetnsRecord(prev.NetnsName)
+	}
 	kind, name, err := n.mode(sp)
 	if err != nil {
 		return nil, err
 	}
-	if prev != nil && prev.CNI != nil {
-		// The previous run's CNI attachment (its namespace is gone).
-		n.cniDel(p.name, prev.CNI)
-	}
 	pn := &podNet{Network: name, Kind: kind}
-	if kind == "none" {
-		return pn, nil
-	}
 	if h, herr := n.hostNS(); herr == nil {
 		if ip, ok, _ := h.PrimaryIP(); ok {
 			pn.HostIP = ip
 		}
+	}
+	ports := sp.Published()
+	switch kind {
+	case "none", "host":
+		// The daemon's default network may make a pod that names none
+		// isolated: its hostPorts would have nothing to go to.
+		if len(ports) > 0 && kind == "none" {
+			return nil, fmt.Errorf("%s: not with network %q (the default network): the pod has loopback only, nothing to publish into: %w", ports[0].Field, "none", pod.ErrInvalid)
+		}
+		if kind == "host" && pn.HostIP.IsValid() {
+			pn.IPs = []netip.Prefix{netip.PrefixFrom(pn.HostIP, pn.HostIP.BitLen())}
+		}
+		return pn, nil
 	}
 	var undo []func()
 	defer func() {
@@ -441,44 +469,45 @@ func (n *netstack) attach(p *Pod, prev *podNet) (_ *podNet, err error) {
 			}
 		}
 	}()
-	switch kind {
-	case "host":
-		if pn.HostIP.IsValid() {
-			pn.IPs = []netip.Prefix{netip.PrefixFrom(pn.HostIP, pn.HostIP.BitLen())}
+	var bn *bridgeNet
+	v6 := false
+	if kind == "bridge" {
+		n.mu.Lock()
+		bn = n.nets[name]
+		n.mu.Unlock()
+		if bn == nil {
+			return nil, fmt.Errorf("spec.network: network %q was removed: %w", name, pod.ErrNotFound)
 		}
-		return pn, nil
+		v6 = bn.leases6 != nil
+		for _, pp := range ports {
+			if pp.HostIP != "" && netip.MustParseAddr(pp.HostIP).Is6() && !v6 {
+				return nil, fmt.Errorf("%s: %s is an IPv6 address and network %q has no IPv6 subnet: %w", hostIPField(pp), pp.HostIP, name, pod.ErrInvalid)
+			}
+		}
 	}
-	ports := sp.Published()
 	if err := n.reservePorts(p.name, ports); err != nil {
 		return nil, err
 	}
 	undo = append(undo, func() { n.releasePorts(p.name) })
 	pn.Ports = ports
+	// The ports are held on the host before anything forwards them: a
+	// port a program of the host has is refused before any rule exists.
+	if err := n.holdPorts(pn, v6); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { closeHolds(pn) })
 	if kind == "cni" {
 		if err := n.attachCNI(p, pn, ports); err != nil {
 			return nil, err
 		}
 		undo = append(undo, func() { n.cniDel(p.name, pn.CNI) })
 	} else {
-		n.mu.Lock()
-		bn := n.nets[name]
-		n.mu.Unlock()
-		if bn == nil {
-			return nil, fmt.Errorf("spec.network: network %q was removed: %w", name, pod.ErrInvalid)
-		}
 		if err := n.attachBridge(p, bn, pn, ports); err != nil {
 			return nil, err
 		}
 		undo = append(undo, func() { n.detachBridge(p.name, bn, pn, false) })
 	}
-	if err := n.holdPorts(pn); err != nil {
-		return nil, fmt.Errorf("pod %q: %w", p.name, err)
-	}
-	undo = append(undo, func() { closeHolds(pn) })
 	if n.opts.NetnsDir != "-" {
-		if prev != nil && prev.NetnsName != "" {
-			_ = network.UnnameNetNS(n.opts.NetnsDir, prev.NetnsName, "")
-		}
 		named, err := network.NameNetNS(n.opts.NetnsDir, p.name, p.nsp.Net)
 		switch {
 		case err != nil:
@@ -487,21 +516,37 @@ func (n *netstack) attach(p *Pod, prev *podNet) (_ *podNet, err error) {
 			n.log.Warn().Str("pod", p.name).Str("dir", n.opts.NetnsDir).Msg("a network namespace of that name exists already (another program's): the pod's is not named there")
 		default:
 			pn.NetnsName = p.name
-			undo = append(undo, func() { _ = network.UnnameNetNS(n.opts.NetnsDir, p.name, p.nsp.Net) })
+			undo = append(undo, func() {
+				_ = network.UnnameNetNS(n.opts.NetnsDir, p.name, p.nsp.Net)
+				n.removeNetnsRecord(p.name)
+			})
 			// A record, so that a crash that loses the pod still lets the
 			// name be found and removed.
-			rec := filepath.Join(n.sv.opts.Root, "netns-names")
-			if err := os.MkdirAll(rec, 0o700); err == nil {
-				_ = os.WriteFile(filepath.Join(rec, p.name), []byte(n.opts.NetnsDir+"\n"), 0o600)
-			}
+			n.writeNetnsRecord(p.name)
 		}
 	}
 	if n.sv.opts.Persist {
 		if err := store.WriteJSON(filepath.Join(p.dir, netFile), pn); err != nil {
-			return nil, fmt.Errorf("pod %q: cannot save its network state: %w", p.name, plainErr(err))
+			return nil, fmt.Errorf("cannot save the pod's network state: %w", plainErr(err))
 		}
 	}
 	return pn, nil
+}
+
+func (n *netstack) recordDir() string { return filepath.Join(n.sv.opts.Root, "netns-names") }
+
+func (n *netstack) hasNetnsRecord(name string) bool {
+	return !pathAbsent(filepath.Join(n.recordDir(), name))
+}
+
+func (n *netstack) writeNetnsRecord(name string) {
+	if err := os.MkdirAll(n.recordDir(), 0o700); err == nil {
+		_ = os.WriteFile(filepath.Join(n.recordDir(), name), []byte(n.opts.NetnsDir+"\n"), 0o600)
+	}
+}
+
+func (n *netstack) removeNetnsRecord(name string) {
+	_ = os.Remove(filepath.Join(n.recordDir(), name))
 }
 
 // reservePorts takes the pod's published ports in the books: another
@@ -521,10 +566,10 @@ func (n *netstack) reservePorts(owner string, ports []pod.PublishedPort) error {
 		ip := netip.MustParseAddr(pp.HostIP)
 		ok, err := h.HasAddr(ip)
 		if err != nil {
-			return fmt.Errorf("hostIP %s: %w", ip, err)
+			return fmt.Errorf("%s: %w", hostIPField(pp), err)
 		}
 		if !ok {
-			return fmt.Errorf("hostPort %d/%s: hostIP %s is not an address of the host: %w", pp.HostPort, strings.ToLower(pp.Protocol), ip, pod.ErrInvalid)
+			return fmt.Errorf("%s: %s is not an address of the host: %w", hostIPField(pp), ip, pod.ErrInvalid)
 		}
 	}
 	n.mu.Lock()
@@ -535,7 +580,7 @@ func (n *netstack) reservePorts(owner string, ports []pod.PublishedPort) error {
 				continue
 			}
 			if keyOverlaps(key, pp) {
-				return fmt.Errorf("hostPort %d/%s is published already by pod %q: %w", pp.HostPort, strings.ToLower(pp.Protocol), other, pod.ErrConflict)
+				return fmt.Errorf("%s: %d/%s is published already by pod %q: %w", pp.Field, pp.HostPort, strings.ToLower(pp.Protocol), other, pod.ErrConflict)
 			}
 		}
 	}
@@ -543,6 +588,11 @@ func (n *netstack) reservePorts(owner string, ports []pod.PublishedPort) error {
 		n.ports[pp.Key()] = owner
 	}
 	return nil
+}
+
+// hostIPField is the field path of a published port's hostIP.
+func hostIPField(pp pod.PublishedPort) string {
+	return strings.TrimSuffix(pp.Field, ".hostPort") + ".hostIP"
 }
 
 func keyOverlaps(key string, pp pod.PublishedPort) bool {
@@ -570,7 +620,7 @@ func (n *netstack) releasePorts(owner string) {
 // program of the host that holds the port already makes the pod's create
 // fail, and none can take it later. Connections never reach these sockets
 // (they are not listening; the DNAT takes the packets first).
-func (n *netstack) holdPorts(pn *podNet) error {
+func (n *netstack) holdPorts(pn *podNet, v6 bool) error {
 	if len(pn.Ports) == 0 {
 		return nil
 	}
@@ -578,7 +628,6 @@ func (n *netstack) holdPorts(pn *podNet) error {
 	if err != nil {
 		return err
 	}
-	v6 := slices.ContainsFunc(pn.IPs, func(p netip.Prefix) bool { return p.Addr().Is6() })
 	return h.Do(func() error {
 		for _, pp := range pn.Ports {
 			var typ int
@@ -603,7 +652,7 @@ func (n *netstack) holdPorts(pn *podNet) error {
 				fd, err := bindPort(a, uint16(pp.HostPort), typ)
 				if err != nil {
 					closeHolds(pn)
-					return fmt.Errorf("hostPort %d/%s: in use on the host (%s): %w", pp.HostPort, strings.ToLower(pp.Protocol), err, pod.ErrConflict)
+					return fmt.Errorf("%s: %d/%s is in use on the host (%s): %w", pp.Field, pp.HostPort, strings.ToLower(pp.Protocol), err, pod.ErrConflict)
 				}
 				pn.holds = append(pn.holds, fd)
 			}
@@ -652,6 +701,21 @@ func (n *netstack) ready(bn *bridgeNet) error {
 	if err != nil {
 		return err
 	}
+	if err := n.checkOwner(h, bn); err != nil {
+		return err
+	}
+	for _, sub := range []netip.Prefix{bn.br.Subnet, bn.br.Subnet6} {
+		if !sub.IsValid() {
+			continue
+		}
+		route, err := h.Overlap(sub, bn.br.Name)
+		if err != nil {
+			return fmt.Errorf("subnet %s: read the host's routes: %w", sub, err)
+		}
+		if route != "" {
+			return fmt.Errorf("subnet %s overlaps the host's route %s: %w", sub, route, pod.ErrConflict)
+		}
+	}
 	// Marked first: a crash from here on leaves something for the next
 	// start to sweep.
 	if err := os.MkdirAll(n.netDir(bn), 0o700); err != nil {
@@ -661,9 +725,15 @@ func (n *netstack) ready(bn *bridgeNet) error {
 		return err
 	}
 	if err := h.EnsureBridge(bn.br); err != nil {
+		n.takeDown(bn)
+		return err
+	}
+	if err := h.SetLinkAlias(bn.br.Name, n.owner()); err != nil {
+		n.takeDown(bn)
 		return err
 	}
 	if err := bn.firewall(func(fw *firewall.Firewall) error { return fw.Ensure() }); err != nil {
+		n.takeDown(bn)
 		return err
 	}
 	bn.ready = true
@@ -678,6 +748,9 @@ func (n *netstack) ready(bn *bridgeNet) error {
 func (n *netstack) attachBridge(p *Pod, bn *bridgeNet, pn *podNet, ports []pod.PublishedPort) (err error) {
 	bn.mu.Lock()
 	defer bn.mu.Unlock()
+	if bn.removed {
+		return fmt.Errorf("spec.network: network %q was removed: %w", bn.cfg.Name, pod.ErrNotFound)
+	}
 	if err := n.ready(bn); err != nil {
 		return fmt.Errorf("network %q: %w", bn.cfg.Name, err)
 	}
@@ -686,6 +759,10 @@ func (n *netstack) attachBridge(p *Pod, bn *bridgeNet, pn *podNet, ports []pod.P
 		if err != nil {
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
+			}
+			if len(bn.users) == 0 {
+				// The network's first pod failed: nothing of it stays.
+				n.takeDown(bn)
 			}
 		}
 	}()
@@ -762,6 +839,13 @@ func mappings(ports []pod.PublishedPort, ips []netip.Prefix) []firewall.Mapping 
 // the table with it.
 func (n *netstack) detachBridge(name string, bn *bridgeNet, pn *podNet, keep bool) {
 	n.removeNames(bn.cfg.Name, name)
+	if pn.HostIf != "" {
+		// Off the bridge at once; the kernel destroys the veth with the
+		// pod's namespace in the background.
+		if h, err := n.hostNS(); err == nil {
+			_ = h.Unplug(pn.HostIf)
+		}
+	}
 	bn.mu.Lock()
 	if len(pn.Ports) > 0 {
 		if err := bn.firewall(func(fw *firewall.Firewall) error { return fw.Unpublish(name) }); err != nil {
@@ -905,7 +989,7 @@ func readPodNet(dir string) *podNet {
 // sweep removes what pods that no longer exist left on the networks
 // (after a crash): leases, published ports, names in the netns directory,
 // veths on the bridges. live are the pods that exist.
-func (n *netstack) sweep(live map[string]*Pod) {
+func (n *netstack) sweep(alive func(string) bool, live map[string]*Pod) {
 	if n == nil {
 		return
 	}
@@ -925,6 +1009,7 @@ func (n *netstack) sweep(live map[string]*Pod) {
 		if pathAbsent(n.upMarker(bn)) && !hasLeases(bn) {
 			continue
 		}
+		foreign := false
 		for _, l := range []*network.Leases{bn.leases, bn.leases6} {
 			if l == nil {
 				continue
@@ -934,9 +1019,11 @@ func (n *netstack) sweep(live map[string]*Pod) {
 				continue
 			}
 			for ip, owner := range all {
-				if live[owner] == nil {
+				if !alive(owner) {
 					n.log.Info().Str("network", bn.cfg.Name).Str("address", ip.String()).Str("pod", owner).Msg("lease of a pod that is gone: reclaimed")
 					_ = l.Release(owner)
+				} else if live[owner] == nil {
+					foreign = true // another process of this root runs it (up)
 				}
 			}
 		}
@@ -949,7 +1036,7 @@ func (n *netstack) sweep(live map[string]*Pod) {
 				return err
 			}
 			for owner := range pub {
-				if live[owner] == nil {
+				if !alive(owner) {
 					n.log.Info().Str("network", bn.cfg.Name).Str("pod", owner).Msg("published ports of a pod that is gone: removed")
 					_ = fw.Unpublish(owner)
 				}
@@ -957,7 +1044,7 @@ func (n *netstack) sweep(live map[string]*Pod) {
 			return nil
 		})
 		bn.mu.Lock()
-		used := len(bn.users) > 0
+		used := len(bn.users) > 0 || foreign
 		if !used {
 			// Nothing of ours is on it: a bridge or table left by a crash
 			// goes.
@@ -977,7 +1064,7 @@ func (n *netstack) sweep(live map[string]*Pod) {
 			}
 		}
 		bn.mu.Unlock()
-		if used {
+		if used && !foreign {
 			if h, err := n.hostNS(); err == nil {
 				ports, _ := h.Ports(bn.br.Name)
 				for _, ifc := range ports {
@@ -994,7 +1081,7 @@ func (n *netstack) sweep(live map[string]*Pod) {
 	recDir := filepath.Join(n.sv.opts.Root, "netns-names")
 	entries, _ := os.ReadDir(recDir)
 	for _, e := range entries {
-		if live[e.Name()] == nil {
+		if !alive(e.Name()) {
 			_ = network.UnnameNetNS(n.opts.NetnsDir, e.Name(), "")
 			_ = os.Remove(filepath.Join(recDir, e.Name()))
 		}
@@ -1005,46 +1092,79 @@ func (n *netstack) sweep(live map[string]*Pod) {
 // <pod>.<network>, its host name, and <hostname>.<subdomain> and its FQDN
 // for pods with a subdomain.
 func (n *netstack) addNames(network string, p *Pod, addrs []netip.Addr) {
-	names := []string{p.name, p.name + "." + network, p.spec.Spec.Hostname, p.spec.Spec.Hostname + "." + network}
+	network = strings.ToLower(network)
+	// Its own names first: they win over another pod's host name.
+	own := []string{p.name, p.name + "." + network}
+	other := []string{p.spec.Spec.Hostname, p.spec.Spec.Hostname + "." + network}
 	if sub := p.spec.Spec.Subdomain; sub != "" {
-		names = append(names, p.spec.Spec.Hostname+"."+sub, n.sv.fqdn(p.spec))
-	}
-	for i := range names {
-		names[i] = strings.ToLower(names[i])
+		other = append(other, p.spec.Spec.Hostname+"."+sub, n.sv.fqdn(p.spec))
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m := n.names[network]
 	if m == nil {
-		m = map[string][]netip.Addr{}
+		m = map[string]map[string]dnsEntry{}
 		n.names[network] = m
 	}
-	for _, name := range names {
-		m[name] = addrs
+	for i, list := range [][]string{own, other} {
+		for _, name := range list {
+			name = strings.ToLower(name)
+			if m[name] == nil {
+				m[name] = map[string]dnsEntry{}
+			}
+			if e, ok := m[name][p.name]; ok && e.own {
+				continue
+			}
+			m[name][p.name] = dnsEntry{addrs: addrs, own: i == 0}
+		}
 	}
-	if n.byPod[network] == nil {
-		n.byPod[network] = map[string][]string{}
-	}
-	n.byPod[network][p.name] = names
+}
+
+// dnsEntry is one pod's addresses under a name; own: the name is the
+// pod's own (<pod>, <pod>.<network>), not its host name.
+type dnsEntry struct {
+	addrs []netip.Addr
+	own   bool
 }
 
 func (n *netstack) removeNames(network, pod string) {
+	network = strings.ToLower(network)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m := n.names[network]
-	for _, name := range n.byPod[network][pod] {
-		delete(m, name)
+	for name, owners := range m {
+		delete(owners, pod)
+		if len(owners) == 0 {
+			delete(m, name)
+		}
 	}
-	delete(n.byPod[network], pod)
 }
 
-// lookup answers the DNS responder of a network.
+// lookup answers the DNS responder of a network: the addresses under the
+// name, those of the pod of that name if there is one, else of every pod
+// whose host name it is.
 func (n *netstack) lookup(network, name string) ([]netip.Addr, bool) {
+	network = strings.ToLower(network)
+	if name == "" {
+		return nil, false // the root: the world's
+	}
 	n.mu.Lock()
-	addrs, found := n.names[network][name]
+	owners := n.names[network][name]
+	var own, other []netip.Addr
+	for _, e := range owners {
+		if e.own {
+			own = append(own, e.addrs...)
+		} else {
+			other = append(other, e.addrs...)
+		}
+	}
 	n.mu.Unlock()
-	if found {
-		return addrs, true
+	if len(own) > 0 {
+		return own, true
+	}
+	if len(other) > 0 {
+		slices.SortFunc(other, func(a, b netip.Addr) int { return a.Compare(b) })
+		return slices.Compact(other), true
 	}
 	// Names of the network's own zone, and single labels, are ours: an
 	// unknown one is NXDOMAIN rather than a question for the world.
@@ -1052,12 +1172,18 @@ func (n *netstack) lookup(network, name string) ([]netip.Addr, bool) {
 }
 
 func (n *netstack) reverse(network string, addr netip.Addr) ([]string, bool) {
+	network = strings.ToLower(network)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []string
-	for name, addrs := range n.names[network] {
-		if slices.Contains(addrs, addr) && strings.HasSuffix(name, "."+network) {
-			out = append(out, name)
+	for name, owners := range n.names[network] {
+		if !strings.HasSuffix(name, "."+network) {
+			continue
+		}
+		for _, e := range owners {
+			if e.own && slices.Contains(e.addrs, addr) {
+				out = append(out, name)
+			}
 		}
 	}
 	sort.Strings(out)
@@ -1179,4 +1305,22 @@ func (bn *bridgeNet) closeFirewall() {
 		_ = bn.fw.Close()
 		bn.fw = nil
 	}
+}
+
+// owner is what the bridges of this supervisor carry as their alias: its
+// root, so that two supervisors never share a bridge without knowing.
+func (n *netstack) owner() string { return "podvisor:" + n.sv.opts.Root }
+
+// checkOwner refuses a bridge that another supervisor (another root) has
+// made: sharing it would hand out the same addresses twice and take it
+// down under the other's pods.
+func (n *netstack) checkOwner(h *network.Host, bn *bridgeNet) error {
+	alias, exists, err := h.LinkAlias(bn.br.Name)
+	if err != nil || !exists || alias == "" || alias == n.owner() {
+		return err
+	}
+	if other, ok := strings.CutPrefix(alias, "podvisor:"); ok {
+		return fmt.Errorf("bridge %s is the podvisor of root %s's: give this one a --bridge and a --pod-cidr of its own: %w", bn.br.Name, other, pod.ErrConflict)
+	}
+	return fmt.Errorf("bridge %s exists and is not podvisor's (alias %q): give this one a --bridge of its own: %w", bn.br.Name, alias, pod.ErrConflict)
 }

@@ -348,6 +348,13 @@ func TestNetworkNoneAndHost(t *testing.T) {
 	if ok, _ := host.LinkExists(env.opts.Bridge); ok {
 		t.Errorf("bridge %s made for pods that are not on it", env.opts.Bridge)
 	}
+	// dnsPolicy Default: the host's resolvers, as Kubernetes gives the
+	// node's, not the network's responder.
+	dp := podName(t)
+	createAndStart(t, sv, load(t, sleeper(dp, "  dnsPolicy: Default\n")))
+	if resolv, err := os.ReadFile(filepath.Join(sv.mntDir(dp), "run", "resolv.conf")); err != nil || strings.Contains(string(resolv), "nameserver "+env.gateway.String()) {
+		t.Errorf("dnsPolicy Default: resolv.conf %q %v names the network's responder", resolv, err)
+	}
 	// An unknown network is refused by name.
 	_, err = sv.Create(load(t, sleeper(podName(t), "  network: nosuchnet\n")))
 	if err == nil || !errors.Is(err, pod.ErrInvalid) || !strings.Contains(err.Error(), `unknown network "nosuchnet"`) {

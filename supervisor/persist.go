@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"sync"
@@ -202,28 +203,7 @@ func (s *Supervisor) Recover() error {
 		}
 	}
 	s.mu.Unlock()
-	// Kernel objects of pods whose directory is gone (removed while no
-	// supervisor ran): their namespaces (and so their veths), mounts and
-	// cgroups go.
-	ghosts := map[string]bool{}
-	for _, d := range []string{"ns", "mnt", "views"} {
-		entries, _ := os.ReadDir(filepath.Join(s.opts.Root, d))
-		for _, e := range entries {
-			if e.IsDir() && live[e.Name()] == nil && pod.IsName(e.Name()) && pathAbsent(s.podDir(e.Name())) {
-				ghosts[e.Name()] = true
-			}
-		}
-	}
-	for name := range ghosts {
-		log := s.opts.Logger.With().Str("pod", name).Logger()
-		ghost := &Pod{sv: s, name: name, log: log, nsDir: s.nsDir(name)}
-		if err := s.sweep(ghost); err != nil {
-			errs = append(errs, fmt.Errorf("pod %q (gone): %w", name, err))
-		}
-		_ = os.Remove(s.viewsDir(name))
-		log.Info().Msg("what a pod that is gone left was removed")
-	}
-	s.net.sweep(live)
+	errs = append(errs, s.sweepLeftovers(live))
 	return errors.Join(errs...)
 }
 
@@ -432,4 +412,49 @@ func (s *Supervisor) ReopenLogs() {
 			pr.log.reopen()
 		}
 	}
+}
+
+// podHeld reports whether a supervisor (this one, or another on the same
+// root, such as a podvisor up) holds the pod's lock.
+func (s *Supervisor) podHeld(name string) bool {
+	f, err := os.OpenFile(filepath.Join(s.podDir(name), "lock"), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// sweepLeftovers removes what pods that no supervisor runs any more left
+// on the host after a crash: their namespaces (and so their veths), mounts
+// and cgroups, and on the networks their leases, published ports and names
+// in the netns directory. live are this supervisor's pods; a pod whose
+// lock another process holds is alive too.
+func (s *Supervisor) sweepLeftovers(live map[string]*Pod) error {
+	alive := func(name string) bool { return live[name] != nil || s.podHeld(name) }
+	var errs []error
+	ghosts := map[string]bool{}
+	for _, d := range []string{"ns", "mnt", "views"} {
+		entries, _ := os.ReadDir(filepath.Join(s.opts.Root, d))
+		for _, e := range entries {
+			if e.IsDir() && pod.IsName(e.Name()) && !alive(e.Name()) {
+				ghosts[e.Name()] = true
+			}
+		}
+	}
+	for name := range ghosts {
+		log := s.opts.Logger.With().Str("pod", name).Logger()
+		ghost := &Pod{sv: s, name: name, log: log, nsDir: s.nsDir(name)}
+		if err := s.sweep(ghost); err != nil {
+			errs = append(errs, fmt.Errorf("pod %q (gone): %w", name, err))
+		}
+		_ = os.Remove(s.viewsDir(name))
+		log.Info().Msg("what a pod that is gone left was removed")
+	}
+	s.net.sweep(alive, live)
+	return errors.Join(errs...)
 }

@@ -165,10 +165,20 @@ func New(opts Options) (*Supervisor, error) {
 	addReapScope(opts.reapScope)
 	s := &Supervisor{opts: opts, h: h, pods: map[string]*Pod{}}
 	if s.net, err = newNetstack(s, opts.Network); err != nil {
+		removeReapScope(opts.reapScope)
 		return nil, err
 	}
 	if err := s.net.check(); err != nil {
+		s.net.close()
+		removeReapScope(opts.reapScope)
 		return nil, err
+	}
+	if !opts.Persist {
+		// No Recover will come (podvisor up, a program embedding the
+		// engine): what a crashed run on this root left goes now.
+		if err := s.sweepLeftovers(nil); err != nil {
+			opts.Logger.Warn().Err(err).Msg("some leftovers of a previous run could not be removed")
+		}
 	}
 	if opts.Output != nil {
 		s.outq = newOutputQueue(opts.Output, opts.Logger)

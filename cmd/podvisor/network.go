@@ -46,15 +46,22 @@ func networkCommand() *cli.Command {
 					if c.NArg() == 0 {
 						return errors.New("network inspect: at least one NAME is needed")
 					}
-					var out []api.Network
+					// As podman: the networks found are printed, the missing
+					// ones reported, and the exit code says so.
+					out := []api.Network{}
+					var errs []error
 					for _, name := range c.Args().Slice() {
 						n, err := client(c).Network(c.Context, name)
 						if err != nil {
-							return err
+							errs = append(errs, err)
+							continue
 						}
 						out = append(out, n)
 					}
-					return printJSON(c.App.Writer, out)
+					if err := printJSON(c.App.Writer, out); err != nil {
+						return err
+					}
+					return errors.Join(errs...)
 				},
 			},
 			{

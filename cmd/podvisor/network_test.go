@@ -358,6 +358,15 @@ func TestTwoDaemonsNetworksSideBySide(t *testing.T) {
 		t.Errorf("p2 has %q, want an address of %s", s2.PodIP, sub2)
 	}
 	serveIn(t, s2.Namespaces.Net, ":80", "p2")
+	// A third daemon on daemon 1's bridge (another root) is refused at
+	// start, naming daemon 1's root.
+	c3 := newCLI(t, true)
+	third := c3.cmd(append([]string{"daemon"}, h.flags...)...)
+	third.Env = append(third.Env, "PODVISOR_SOCKET="+c3.socket())
+	out, err := third.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "is the podvisor of root "+c1.root) {
+		t.Errorf("a daemon on another's bridge: %v\n%s", err, out)
+	}
 	c1.mustPV(t, "rm", "-f", "p1")
 	if code := d1.stop(t); code != 0 {
 		t.Errorf("daemon 1 exit %d", code)
@@ -374,5 +383,57 @@ func TestTwoDaemonsNetworksSideBySide(t *testing.T) {
 	c2.mustPV(t, "rm", "-f", "p2")
 	if code := d2.stop(t); code != 0 {
 		t.Errorf("daemon 2 exit %d", code)
+	}
+}
+
+// TestUpKill9Sweeps: an up run killed with SIGKILL leaves its pods'
+// namespaces, leases, names and bridge; the next up on the same root
+// removes them before it starts.
+func TestUpKill9Sweeps(t *testing.T) {
+	c := newCLI(t, true)
+	h := newNetHost(t)
+	up := c.cmd(append(append([]string{"up"}, h.flags...), "../../examples/two-pods.yaml")...)
+	var out syncBuffer
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if body, err := h.httpGet("127.0.0.1:8080", "/answer"); err == nil && body == "42" {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = up.Process.Kill()
+			_ = up.Wait()
+			t.Fatalf("two-pods example not answering:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = up.Process.Kill()
+	_ = up.Wait()
+	if _, err := os.Lstat(filepath.Join(h.netns, "web")); err != nil {
+		t.Fatalf("the killed up left no name for web (nothing to test): %v", err)
+	}
+	next := specFile(t, "after", "  restartPolicy: Never\n  network: none\n  processes:\n  - {name: a, command: [\"true\"]}\n")
+	if stdout, stderr, code := c.run(t, append(append([]string{"up"}, h.flags...), next)...); code != 0 {
+		t.Fatalf("second up: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, n := range []string{"web", "db"} {
+		if _, err := os.Lstat(filepath.Join(h.netns, n)); err == nil {
+			t.Errorf("name %s left in the netns directory", n)
+		}
+	}
+	leases, _ := os.ReadDir(filepath.Join(c.root, "networks", "podvisor", "leases"))
+	for _, e := range leases {
+		if _, err := netip.ParseAddr(e.Name()); err == nil {
+			t.Errorf("lease %s left", e.Name())
+		}
+	}
+	if err := exec.Command("ip", "-n", filepath.Base(h.path), "link", "show", h.bridge).Run(); err == nil {
+		t.Errorf("bridge %s left", h.bridge)
+	}
+	if got, err := h.httpGet("127.0.0.1:8080", "/answer"); err == nil {
+		t.Errorf("port 8080 still answers after the sweep: %q", got)
 	}
 }
