@@ -104,7 +104,8 @@ func parseDoc(data []byte) (*yaml.Node, error) {
 		if err == io.EOF {
 			return nil, &FieldError{Detail: "empty pod file"}
 		}
-		return nil, &FieldError{Detail: cut(strings.TrimPrefix(err.Error(), "yaml: "), maxSyntaxError)}
+		// "yaml: line 2: ...": the file's syntax, said to be YAML's.
+		return nil, &FieldError{Detail: cut("yaml: "+strings.TrimPrefix(err.Error(), "yaml: "), maxSyntaxError)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {

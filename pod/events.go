@@ -53,6 +53,10 @@ const (
 // Event is one thing that happened to a pod or one of its processes, as
 // the daemon's event stream carries it.
 type Event struct {
+	// Seq numbers the daemon's events, from 1, in the order it recorded
+	// them: a client that reconnects asks for those after the last it saw
+	// (GET /v1/events?since=SEQ). Zero outside the daemon's history.
+	Seq      uint64    `json:"seq,omitempty"`
 	Time     time.Time `json:"time"`
 	Type     EventType `json:"type"`
 	Pod      string    `json:"pod"`

@@ -78,3 +78,12 @@ func TestPublished(t *testing.T) {
 		}
 	}
 }
+
+// A syntax error says that the file is YAML (the CLI puts the file's name
+// in front): "yaml: line 3: ...".
+func TestSyntaxErrorSaysYAML(t *testing.T) {
+	_, err := pod.Load([]byte("apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: x\nspec: {}\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "yaml: line ") {
+		t.Errorf("syntax error: %v, want it to start with \"yaml: line \"", err)
+	}
+}

@@ -79,7 +79,10 @@ type Status struct {
 	// classes the pod by its requests and limits (QOSClass).
 	QOSClass string `json:"qosClass,omitempty"`
 	Phase    Phase  `json:"phase"`
-	Message  string `json:"message"`
+	// Desired is what the daemon keeps the pod to: "running" or
+	// "stopped" (it starts a running pod again after its own restart).
+	Desired string `json:"desired,omitempty"`
+	Message string `json:"message"`
 	// Reason is a word for why the pod is in its phase, when there is one
 	// (DeadlineExceeded), as Kubernetes' status.reason.
 	Reason   string `json:"reason,omitempty"`

@@ -413,6 +413,10 @@ func (p *Pod) statusLocked() pod.Status {
 	if p.cg != nil {
 		st.Cgroup = p.cg.Path()
 	}
+	st.Desired = string(p.desired)
+	if st.Desired == "" {
+		st.Desired = string(DesiredStopped) // created, never started
+	}
 	if p.files != nil {
 		st.Namespaces.Mounts = p.files.byProc
 	}

@@ -73,6 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			validateCommand(),
 			versionCommand(),
 			generateCommand(),
+			completionCommand(),
 		}, append(clientCommands(), getCommand(), networkCommand(), portCommand())...),
 	}
 }

@@ -437,3 +437,40 @@ func TestUpKill9Sweeps(t *testing.T) {
 		t.Errorf("port 8080 still answers after the sweep: %q", got)
 	}
 }
+
+// TestDaemonRefusesOverlappingPodCIDR: a pod CIDR that overlaps a route of
+// the host is refused at start, naming the route.
+func TestDaemonRefusesOverlappingPodCIDR(t *testing.T) {
+	c := newCLI(t, true)
+	h := newNetHost(t)
+	if out, err := exec.Command("ip", "-n", filepath.Base(h.path), "route", "add", "10.219.1.0/24", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("ip route add: %v %s", err, out)
+	}
+	flags := append([]string{}, h.flags...)
+	for i := range flags {
+		if flags[i] == "--pod-cidr" {
+			flags[i+1] = "10.219.0.0/16"
+		}
+	}
+	d := c.cmd(append([]string{"daemon"}, flags...)...)
+	d.Env = append(d.Env, "PODVISOR_SOCKET="+c.socket())
+	var outb syncBuffer
+	d.Stdout, d.Stderr = &outb, &outb
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		_ = d.Process.Kill()
+		<-done
+		t.Fatalf("the daemon started with an overlapping pod CIDR:\n%s", outb.String())
+	}
+	out := outb.String()
+	if err == nil || !strings.Contains(out, "pod CIDR 10.219.0.0/16 overlaps the host's route 10.219.1.0/24 dev lo") {
+		t.Errorf("daemon with an overlapping pod CIDR: %v\n%s", err, out)
+	}
+}

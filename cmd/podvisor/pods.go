@@ -193,6 +193,7 @@ func clientCommands() []*cli.Command {
 			Flags: []cli.Flag{
 				socketFlag(),
 				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events"},
+				&cli.StringFlag{Name: "since", Usage: "only events from this time on: a duration before now (10m) or a time (RFC 3339)"},
 				outputFlag("table", "table or json (JSON lines)"),
 			},
 			Action: eventsAction,
@@ -465,9 +466,21 @@ func eventsAction(c *cli.Context) error {
 	if o != "table" && o != "json" {
 		return fmt.Errorf("-o: must be table or json, got %q", o)
 	}
+	since := ""
+	if v := c.String("since"); v != "" {
+		// Resolved here, so that the daemon's clock and the user's words
+		// mean the same instant.
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			since = time.Now().Add(-d).UTC().Format(time.RFC3339Nano)
+		} else if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			since = t.Format(time.RFC3339Nano)
+		} else {
+			return fmt.Errorf("--since: %q is not a duration (10m) or an RFC 3339 time (2026-11-30T10:00:00Z)", v)
+		}
+	}
 	w := c.App.Writer
 	enc := json.NewEncoder(w)
-	return client(c).Events(ctx, c.Bool("follow"), func(e pod.Event) error {
+	return client(c).EventsSince(ctx, since, c.Bool("follow"), func(e pod.Event) error {
 		if o == "json" {
 			return enc.Encode(e)
 		}
@@ -502,6 +515,9 @@ func formatEvent(e pod.Event) string {
 	}
 	if e.Message != "" {
 		detail = append(detail, "message="+strconv.Quote(e.Message))
+	}
+	if e.Seq != 0 {
+		detail = append(detail, fmt.Sprintf("seq=%d", e.Seq))
 	}
 	return fmt.Sprintf("%s  %-12s %s %s", e.Time.Local().Format("2006-01-02T15:04:05.000"), e.Type, subject, strings.Join(detail, " "))
 }

@@ -368,7 +368,7 @@ func (l *loader) readFile(data []byte, label, only string) {
 			if len(nodes) > 0 {
 				d.label = fmt.Sprintf("%sdocument %d: ", label, len(nodes)+1)
 			}
-			d.add("", "%s", cut(strings.TrimPrefix(err.Error(), "yaml: "), 300))
+			d.add("", "%s", cut("yaml: "+strings.TrimPrefix(err.Error(), "yaml: "), 300))
 			l.docs = append(l.docs, d)
 			return
 		}

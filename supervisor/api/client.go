@@ -378,9 +378,20 @@ func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, fn func(p
 
 // Events streams recent events, then new ones with follow, to fn.
 func (c *Client) Events(ctx context.Context, follow bool, fn func(pod.Event) error) error {
+	return c.EventsSince(ctx, "", follow, fn)
+}
+
+// EventsSince is Events from a point of the history: since is a sequence
+// number (the events after it: what a client that reconnects passes, the
+// last Seq it saw), an RFC 3339 time or a duration before now; "" is the
+// whole history.
+func (c *Client) EventsSince(ctx context.Context, since string, follow bool, fn func(pod.Event) error) error {
 	q := url.Values{}
 	if follow {
 		q.Set("follow", "true")
+	}
+	if since != "" {
+		q.Set("since", since)
 	}
 	return stream(c, ctx, "/v1/events", q, fn)
 }

@@ -47,6 +47,7 @@ type Server struct {
 	gid       int // -1 when the group does not exist
 	mu        sync.Mutex
 	history   []pod.Event // the last events, up to historySize
+	seq       uint64      // the last event's sequence number
 	followers map[chan pod.Event]struct{}
 	stop      func()
 }
@@ -77,6 +78,8 @@ func (s *Server) init() {
 			if len(s.history) >= historySize {
 				s.history = append(s.history[:0], s.history[len(s.history)-historySize/2:]...)
 			}
+			s.seq++
+			e.Seq = s.seq
 			s.history = append(s.history, e)
 			for ch := range s.followers {
 				select {
@@ -599,6 +602,11 @@ func followerDropped(process string) droppedEntry {
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	follow := r.URL.Query().Get("follow") == "true"
+	keep, err := sinceFilter(r.URL.Query().Get("since"), time.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	// The history and the live feed come from the same recorder, taken
 	// under one lock: no event is lost or sent twice between them.
 	live := make(chan pod.Event, 1024)
@@ -617,6 +625,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	st := newStreamer(w)
 	for _, e := range history {
+		if !keep(e) {
+			continue
+		}
 		if err := st.send(e); err != nil {
 			return
 		}
@@ -690,4 +701,25 @@ func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// sinceFilter reads the since parameter of GET /v1/events: a sequence
+// number (the events after it), an RFC 3339 time or a Go duration before
+// now (the events at or after it); empty keeps every event.
+func sinceFilter(v string, now time.Time) (func(pod.Event) bool, error) {
+	if v == "" {
+		return func(pod.Event) bool { return true }, nil
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return func(e pod.Event) bool { return e.Seq > n }, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		d, derr := time.ParseDuration(v)
+		if derr != nil || d < 0 {
+			return nil, fmt.Errorf("since: %q is not a sequence number, an RFC 3339 time or a duration such as 10m: %w", v, pod.ErrInvalid)
+		}
+		t = now.Add(-d)
+	}
+	return func(e pod.Event) bool { return !e.Time.Before(t) }, nil
 }
