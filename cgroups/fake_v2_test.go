@@ -947,3 +947,45 @@ func TestPruneAfterCreateAndDestroy(t *testing.T) {
 	h.Prune("/podvisor")
 	assertNoFakeFile(t, filepath.Join(root, "podvisor"))
 }
+
+func TestFakeV2Stats(t *testing.T) {
+	fakeTestMode(t)
+	root := fakeV2Root(t)
+	web := filepath.Join(root, "web")
+	fakeV2Cgroup(t, web, "cpu memory pids")
+	writeFakeFile(t, filepath.Join(web, "cpu.stat"), "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
+	writeFakeFile(t, filepath.Join(web, "memory.current"), "104857600\n")
+	writeFakeFile(t, filepath.Join(web, "memory.stat"), "anon 50000000\nfile 54857600\nactive_file 10\ninactive_file 4857600\n")
+	writeFakeFile(t, filepath.Join(web, "memory.max"), "268435456\n")
+	writeFakeFile(t, filepath.Join(web, "pids.current"), "7\n")
+	h := &Hierarchy{Mode: Unified, UnifiedDir: root}
+	g, err := h.Open("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Stats{CPUSeconds: 2.5, MemoryBytes: 104857600, MemoryLimitBytes: 256 << 20, Pids: 7}
+	if s != want {
+		t.Errorf("Stats() = %+v, want %+v", s, want)
+	}
+	// Usage leaves the limit out; "max" is no limit.
+	if s, err := g.Usage(); err != nil || s.MemoryLimitBytes != 0 || s.Pids != 7 {
+		t.Errorf("Usage() = %+v, %v", s, err)
+	}
+	writeFakeFile(t, filepath.Join(web, "memory.max"), "max\n")
+	if s, err := g.Stats(); err != nil || s.MemoryLimitBytes != 0 {
+		t.Errorf("Stats() = %+v, %v; want no limit", s, err)
+	}
+	// Nothing readable: an error.
+	for _, f := range []string{"cpu.stat", "memory.current", "pids.current"} {
+		if err := os.Remove(filepath.Join(web, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := g.Stats(); err == nil {
+		t.Error("Stats() of a group with no statistics succeeded")
+	}
+}

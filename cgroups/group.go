@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -375,19 +374,26 @@ func (g *Group) OOMKills() (uint64, error) {
 }
 
 func readKey(file, key string) (uint64, error) {
-	f, err := os.Open(file)
+	// A raw read into a stack buffer: no *os.File, no scanner; the files
+	// read this way (memory.events, memory.oom_control, cpu.stat) are a few
+	// short lines, and a metrics scrape reads hundreds of them.
+	fd, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, err
+		return 0, &os.PathError{Op: "open", Path: file, Err: err}
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
+	var buf [1024]byte
+	n, err := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if err != nil {
+		return 0, &os.PathError{Op: "read", Path: file, Err: err}
+	}
+	for _, line := range strings.Split(string(buf[:n]), "\n") {
+		k, v, ok := strings.Cut(line, " ")
 		if ok && k == key {
 			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 		}
 	}
-	return 0, sc.Err()
+	return 0, nil
 }
 
 // Destroy kills whatever is left in the group, waits for it to go and

@@ -74,3 +74,22 @@ func (h *Host) Unplug(hostIf string) error {
 	}
 	return nil
 }
+
+// LinkStats returns the bytes a link of the host namespace has received
+// and sent (the kernel's counters).
+func (h *Host) LinkStats(name string) (rx, tx uint64, err error) {
+	release, err := h.use()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer release()
+	l, err := h.nlh.LinkByName(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("link %q: look up: %w", name, err)
+	}
+	st := l.Attrs().Statistics
+	if st == nil {
+		return 0, 0, fmt.Errorf("link %q: no statistics", name)
+	}
+	return st.RxBytes, st.TxBytes, nil
+}

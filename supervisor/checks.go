@@ -83,6 +83,11 @@ func (r linuxRuntime) runProbe(i, runNo int, k pod.ProbeKind, timeout time.Durat
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
 		ok, msg := p.runCheck(ctx, pr, c)
+		if ok {
+			pr.probes[k][0].Add(1)
+		} else {
+			pr.probes[k][1].Add(1)
+		}
 		p.post(pod.Input{Kind: pod.InProbeResult, Proc: i, Run: runNo, Probe: k, OK: ok, Message: msg})
 	}()
 }

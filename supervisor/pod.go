@@ -176,7 +176,11 @@ func (p *Pod) step(in pod.Input) {
 func (p *Pod) apply(a *pod.Action, now time.Time) {
 	switch a.Kind {
 	case pod.ActStart:
+		t0 := time.Now()
 		pid, at, err := p.rt.start(a.Proc, a.Run)
+		if err == nil && a.Proc < len(p.procs) {
+			p.procs[a.Proc].startHist.observe(time.Since(t0))
+		}
 		if err != nil {
 			p.log.Warn().Err(err).Str("process", p.procName(a.Proc)).Msg("start failed")
 			var ce *configError

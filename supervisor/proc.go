@@ -28,6 +28,11 @@ type proc struct {
 	oomBase uint64
 
 	logsDropped int64 // guarded by Pod.mu
+
+	// For the metrics: probe results, and how long starts took (spawn to
+	// exec), counted since the supervisor started.
+	probes    probeCounts
+	startHist histogram
 }
 
 // running is one run of a process.

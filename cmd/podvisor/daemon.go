@@ -48,6 +48,7 @@ func daemonCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-max-size", Value: "10Mi", Usage: "rotate a process's log file past this size (bytes, or a quantity such as 10Mi)"},
 			&cli.IntFlag{Name: "log-max-files", Value: supervisor.DefaultLogMaxFiles, Usage: "log files kept per process, the current one included"},
 			&cli.StringFlag{Name: "config", Value: DefaultConfig, EnvVars: []string{"PODVISOR_CONFIG"}, Usage: "settings file (logLevel, logMaxSize, logMaxFiles), re-read on SIGHUP; flags win"},
+			metricsFlag(),
 		}, networkFlags()...)...),
 		Action: func(c *cli.Context) error {
 			settings, err := daemonSettings(c)
@@ -80,17 +81,18 @@ func daemonCommand() *cli.Command {
 			}()
 			parent := c.String("cgroup-parent")
 			return daemon.Run(ctx, daemon.Config{
-				Root:         c.String("root"),
-				Socket:       flagValue(c, "socket"),
-				CgroupParent: parent,
-				Delegate:     parent == "" && daemon.InUnit(),
-				Logger:       logger,
-				Version:      versionString(),
-				LogMaxSize:   settings.LogMaxSize,
-				LogMaxFiles:  settings.LogMaxFiles,
-				Reload:       reload,
-				Reconfigure:  func() (daemon.Settings, error) { return daemonSettings(c) },
-				Network:      netOpts,
+				Root:           c.String("root"),
+				Socket:         flagValue(c, "socket"),
+				CgroupParent:   parent,
+				Delegate:       parent == "" && daemon.InUnit(),
+				Logger:         logger,
+				Version:        versionString(),
+				LogMaxSize:     settings.LogMaxSize,
+				LogMaxFiles:    settings.LogMaxFiles,
+				Reload:         reload,
+				Reconfigure:    func() (daemon.Settings, error) { return daemonSettings(c) },
+				Network:        netOpts,
+				MetricsAddress: c.String("metrics-address"),
 			})
 		},
 	}

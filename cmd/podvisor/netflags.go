@@ -53,3 +53,8 @@ func networkOptions(c *cli.Context) (supervisor.NetworkOptions, error) {
 	}
 	return o, nil
 }
+
+// metricsFlag serves the Prometheus metrics on TCP too.
+func metricsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "metrics-address", EnvVars: []string{"PODVISOR_METRICS_ADDRESS"}, Usage: "also serve GET /metrics on this TCP address (host:port; no authentication: bind it to 127.0.0.1)"}
+}

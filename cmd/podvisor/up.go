@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor"
 	"github.com/podvisor/podvisor/supervisor/api/manifest"
+	"github.com/podvisor/podvisor/supervisor/api/server"
 	"github.com/podvisor/podvisor/supervisor/daemon"
 )
 
@@ -33,7 +36,7 @@ func upCommand() *cli.Command {
 		Name:      "up",
 		Usage:     "run the pods of FILE (podvisor/v1 or Kubernetes manifests) in the foreground, without a daemon",
 		ArgsUsage: "FILE",
-		Flags:     logFlags(append(append([]cli.Flag{rootFlag(), cgroupParentFlag()}, manifestFlags()...), networkFlags()...)...),
+		Flags:     logFlags(append(append([]cli.Flag{rootFlag(), cgroupParentFlag(), metricsFlag()}, manifestFlags()...), networkFlags()...)...),
 		Action:    upAction,
 	}
 }
@@ -116,6 +119,13 @@ func upAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if addr := c.String("metrics-address"); addr != "" {
+		if metricsLn, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("--metrics-address %s: %w", addr, err)
+		}
+		defer metricsLn.Close()
+	}
 	sv, err := supervisor.New(supervisor.Options{
 		Root:         c.String("root"),
 		CgroupParent: parent,
@@ -126,6 +136,13 @@ func upAction(c *cli.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", server.MetricsHandler(sv))
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ms.Serve(metricsLn) }()
+		defer ms.Close()
 	}
 	// Every pod is created, then every pod started, all or none (the
 	// logs of a failed start are kept).

@@ -450,3 +450,14 @@ func (c *Client) CreateNetwork(ctx context.Context, n Network) (Network, error) 
 func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", "/v1/networks/"+url.PathEscape(name), nil, nil, nil)
 }
+
+// Metrics returns the daemon's Prometheus metrics (GET /metrics), in the
+// text exposition format.
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	resp, err := c.send(ctx, "GET", "/metrics", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+}

@@ -69,6 +69,9 @@ type Config struct {
 	MaxConns int
 	// Network configures pod networking (see supervisor.NetworkOptions).
 	Network supervisor.NetworkOptions
+	// MetricsAddress, if set, serves GET /metrics on this TCP address
+	// (host:port) too, without authentication.
+	MetricsAddress string
 }
 
 // Defaults of the API server's timeouts.
@@ -119,6 +122,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("another podvisor daemon uses root %s: %w", cfg.Root, pod.ErrConflict)
+	}
+	// The metrics port first: a bad or taken address fails the start
+	// before anything is made.
+	var metricsLn net.Listener
+	if cfg.MetricsAddress != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddress); err != nil {
+			return fmt.Errorf("--metrics-address %s: %w", cfg.MetricsAddress, err)
+		}
+		defer metricsLn.Close()
 	}
 	ln := activated(log)
 	ownSocket := ln == nil
@@ -175,6 +187,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(limited) }()
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", server.MetricsHandler(sv))
+		metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: DefaultReadHeaderTimeout, ErrorLog: stdlog.New(httpLog{log}, "", 0)}
+		go func() { _ = metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+		log.Info().Str("address", metricsLn.Addr().String()).Msg("serving metrics over TCP (no authentication)")
+	}
 	log.Info().Str("socket", ln.Addr().String()).Str("root", cfg.Root).Int("pods", len(sv.List())).
 		Int("maxConns", cfg.MaxConns).Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
 	trimText()

@@ -174,6 +174,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/pods/{name}/restart", s.restart)
 	mux.HandleFunc("GET /v1/pods/{name}/logs", s.logs)
 	mux.HandleFunc("GET /v1/events", s.events)
+	mux.Handle("GET /metrics", MetricsHandler(s.Supervisor))
 	mux.HandleFunc("GET /v1/networks", s.networks)
 	mux.HandleFunc("POST /v1/networks", s.createNetwork)
 	mux.HandleFunc("GET /v1/networks/{name}", s.network)
@@ -722,4 +723,14 @@ func sinceFilter(v string, now time.Time) (func(pod.Event) bool, error) {
 		t = now.Add(-d)
 	}
 	return func(e pod.Event) bool { return !e.Time.Before(t) }, nil
+}
+
+// MetricsHandler serves the supervisor's Prometheus metrics (GET /metrics,
+// the text exposition format): on the API socket, and alone on the TCP
+// address a daemon or up is given with --metrics-address.
+func MetricsHandler(sv *supervisor.Supervisor) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", supervisor.MetricsContentType)
+		_ = sv.WriteMetrics(w)
+	})
 }
