@@ -57,6 +57,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'PodUpDown$$|PodUpDownVolumes|CrashToRunning|StopGracePrecision|MemoryPerProcess' -benchtime 200x -timeout 20m ./supervisor/
 	$(GO) test -run '^$$' -bench 'LogLatencyBesideYes' -benchtime 1x -timeout 5m ./supervisor/
 	$(GO) test -run '^$$' -bench 'PodUpDownBridge' -benchtime 100x -timeout 10m ./supervisor/
+	$(GO) test -run '^$$' -bench 'Scrape100Pods' -benchtime 50x -timeout 10m ./supervisor/
 	$(GO) test -run '^$$' -bench 'Bridge100Pods|TCPThroughput' -benchtime 3x -timeout 10m ./supervisor/
 	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 10m ./network/ ./firewall/ ./dns/
 	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
