@@ -461,3 +461,14 @@ func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
 	defer resp.Body.Close()
 	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 }
+
+// Stats returns the figures (CPU time, memory, pids, network bytes) of the
+// pods named, or of every pod (GET /v1/stats).
+func (c *Client) Stats(ctx context.Context, pods ...string) ([]pod.PodStats, error) {
+	q := url.Values{}
+	for _, p := range pods {
+		q.Add("pod", p)
+	}
+	var out []pod.PodStats
+	return out, c.do(ctx, "GET", "/v1/stats", q, nil, &out)
+}

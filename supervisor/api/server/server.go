@@ -175,6 +175,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/pods/{name}/logs", s.logs)
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.Handle("GET /metrics", MetricsHandler(s.Supervisor))
+	mux.HandleFunc("GET /v1/stats", s.stats)
 	mux.HandleFunc("GET /v1/networks", s.networks)
 	mux.HandleFunc("POST /v1/networks", s.createNetwork)
 	mux.HandleFunc("GET /v1/networks/{name}", s.network)
@@ -733,4 +734,14 @@ func MetricsHandler(sv *supervisor.Supervisor) http.Handler {
 		w.Header().Set("Content-Type", supervisor.MetricsContentType)
 		_ = sv.WriteMetrics(w)
 	})
+}
+
+// stats answers GET /v1/stats?pod=NAME...: the pods' figures now.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.Supervisor.Stats(r.URL.Query()["pod"]...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
