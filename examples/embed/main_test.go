@@ -17,6 +17,7 @@ func TestEmbeddedPodSucceeds(t *testing.T) {
 	parent := fmt.Sprintf("podvisor-embed-test-%d", os.Getpid())
 	t.Setenv("PODVISOR_ROOT", root)
 	t.Setenv("PODVISOR_CGROUP_PARENT", parent)
+	t.Setenv("PODVISOR_DEFAULT_NETWORK", "none") // no bridge on the machine
 	if err := run(); err != nil {
 		t.Fatal(err)
 	}
