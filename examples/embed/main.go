@@ -53,7 +53,7 @@ func run() error {
 		// The pods' network: the bridge podvisor0 unless
 		// PODVISOR_DEFAULT_NETWORK says otherwise (none: loopback only).
 		Network: supervisor.NetworkOptions{Default: pod.NetworkMode(os.Getenv("PODVISOR_DEFAULT_NETWORK"))},
-		Logger:       zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).With().Timestamp().Logger(),
+		Logger:  zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).With().Timestamp().Logger(),
 		Output: func(l supervisor.Line) {
 			fmt.Printf("%s/%s | %s\n", l.Pod, l.Process, l.Text)
 		},
