@@ -165,3 +165,42 @@ func (m *Machine) Restore(st *Status, now time.Time) {
 	}
 	m.updateConditions(now)
 }
+
+// ProcessFacts are what the machine knows of a process beyond its status,
+// for explanations (Explain).
+type ProcessFacts struct {
+	// NextStart is when a process waiting for its back-off is started
+	// again; zero otherwise. Backoff is that wait.
+	NextStart time.Time
+	Backoff   time.Duration
+	// ProbeFailures are each probe's failures in a row in the current run,
+	// by ProbeKind.
+	ProbeFailures [3]int
+	// PostStart: the postStart hook is running.
+	PostStart bool
+	// Stopping says why the process alone is being stopped, "" when it is
+	// not.
+	Stopping string
+}
+
+// Facts returns process i's facts.
+func (m *Machine) Facts(i int) ProcessFacts {
+	p := &m.procs[i]
+	var f ProcessFacts
+	if p.phase == psBackOff {
+		f.NextStart, f.Backoff = p.restartAt, p.backoff
+		if !m.podRestartAt.IsZero() && m.podRestartAt.After(f.NextStart) {
+			f.NextStart = m.podRestartAt
+		}
+	}
+	if p.probes != nil {
+		for k := range p.probes {
+			f.ProbeFailures[k] = p.probes[k].failures
+		}
+	}
+	f.PostStart = p.postStart
+	if p.stop != nil {
+		f.Stopping = p.stop.reason
+	}
+	return f
+}

@@ -65,6 +65,7 @@ type Pod struct {
 	mu      sync.Mutex // guards m and the status fields below
 	m       *pod.Machine
 	created time.Time
+	hist    pod.History   // what explain reads of the pod's events
 	changed chan struct{} // closed and replaced at every status change
 	desired Desired
 
@@ -217,6 +218,7 @@ func (p *Pod) apply(a *pod.Action, now time.Time) {
 			e.Time = now
 		}
 		p.logEvent(&e)
+		p.hist.Record(&e)
 		p.sv.bus.publish(e)
 	}
 }

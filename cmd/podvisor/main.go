@@ -74,7 +74,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 			generateCommand(),
 			completionCommand(),
-		}, append(clientCommands(), getCommand(), networkCommand(), portCommand(), statsCommand())...),
+		}, append(clientCommands(), getCommand(), networkCommand(), portCommand(), statsCommand(), explainCommand())...),
 	}
 }
 

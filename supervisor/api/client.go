@@ -171,6 +171,17 @@ func (c *Client) Get(ctx context.Context, name string) (pod.Status, error) {
 	return st, c.do(ctx, "GET", "/v1/pods/"+url.PathEscape(name), nil, nil, &st)
 }
 
+// Explain says why each process of a pod (or the named one, when process
+// is not "") is or is not running and ready.
+func (c *Client) Explain(ctx context.Context, name, process string) (pod.Explanation, error) {
+	q := url.Values{}
+	if process != "" {
+		q.Set("process", process)
+	}
+	var ex pod.Explanation
+	return ex, c.do(ctx, "GET", "/v1/pods/"+url.PathEscape(name)+"/explain", q, nil, &ex)
+}
+
 // Spec returns one pod's spec, defaults applied.
 func (c *Client) Spec(ctx context.Context, name string) (*pod.Pod, error) {
 	var p pod.Pod

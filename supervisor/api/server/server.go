@@ -168,6 +168,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/pods", s.create)
 	mux.HandleFunc("GET /v1/pods/{name}", s.get)
 	mux.HandleFunc("GET /v1/pods/{name}/spec", s.spec)
+	mux.HandleFunc("GET /v1/pods/{name}/explain", s.explain)
 	mux.HandleFunc("DELETE /v1/pods/{name}", s.remove)
 	mux.HandleFunc("POST /v1/pods/{name}/start", s.start)
 	mux.HandleFunc("POST /v1/pods/{name}/stop", s.stopPod)
@@ -252,6 +253,21 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.pod(w, r); ok {
 		writeJSON(w, http.StatusOK, p.Status())
 	}
+}
+
+// explain says why each process (or ?process=NAME) is or is not running
+// and ready.
+func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.pod(w, r)
+	if !ok {
+		return
+	}
+	ex, err := p.Explain(r.URL.Query().Get("process"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
 }
 
 func (s *Server) spec(w http.ResponseWriter, r *http.Request) {
