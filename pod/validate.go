@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/podvisor/podvisor/internal/lazyre"
 )
 
 // MaxCPUMilli is the largest CPU limit accepted, in millicores.
@@ -63,8 +64,8 @@ func (p *Pod) SetDefaults() {
 }
 
 var (
-	labelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	subdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	labelRE     = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	subdomainRE = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 )
 
 // IsLabel reports whether s is a lowercase RFC 1123 label of at most 63
@@ -115,10 +116,10 @@ func validateLabel(errs *ErrorList, field, s string) {
 }
 
 var (
-	labelKeyRE   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
-	labelValueRE = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`)
-	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
-	userPartRE   = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$`)
+	labelKeyRE   = lazyre.New(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+	labelValueRE = lazyre.New(`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`)
+	envNameRE    = lazyre.New(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+	userPartRE   = lazyre.New(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$`)
 )
 
 // Validate checks a pod whose defaults are set and returns an ErrorList (it

@@ -2,8 +2,9 @@ package pod
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/podvisor/podvisor/internal/lazyre"
 )
 
 // capabilityNames are the Linux capabilities, by number.
@@ -59,7 +60,7 @@ func namespacedSysctl(name string) (ns string, ok bool) {
 	return "", false
 }
 
-var sysctlNameRE = regexp.MustCompile(`^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$`)
+var sysctlNameRE = lazyre.New(`^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$`)
 
 func validatePodSecurity(errs *ErrorList, field string, s *Spec) {
 	c := s.SecurityContext

@@ -7,8 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// scratch is the I/O loop's: only the loop goroutine uses it.
-var scratch = &loopScratch{read: make([]byte, 64*1024)}
+// scratch is the I/O loop's: only the loop goroutine uses it. Its read
+// buffer is made at the first read, not at every start of podvisor.
+var scratch = &loopScratch{}
 
 // loopScratch holds the buffers and state that the streams share on the
 // loop.
@@ -75,6 +76,9 @@ type streamReader struct {
 // does not keep the loop from the other processes' output.
 func (s *streamReader) ready() bool {
 	sc := scratch
+	if sc.read == nil {
+		sc.read = make([]byte, 64*1024)
+	}
 	now := time.Now()
 	if now.Sub(s.window) >= streamWindow {
 		s.window, s.windowBytes, s.windowLines = now, 0, 0

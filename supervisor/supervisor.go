@@ -168,10 +168,17 @@ func New(opts Options) (*Supervisor, error) {
 		removeReapScope(opts.reapScope)
 		return nil, err
 	}
-	if err := s.net.check(); err != nil {
-		s.net.close()
-		removeReapScope(opts.reapScope)
-		return nil, err
+	// A daemon refuses at once a default network it could not use (a
+	// bridge that is another root's, a CIDR on a host route). Without
+	// persistence (podvisor up, an embedding program) the pods are known
+	// at once and the same checks come with the first pod on the bridge:
+	// a run whose pods use none does not pay for the netlink round trips.
+	if opts.Persist {
+		if err := s.net.check(); err != nil {
+			s.net.close()
+			removeReapScope(opts.reapScope)
+			return nil, err
+		}
 	}
 	if !opts.Persist {
 		// No Recover will come (podvisor up, a program embedding the

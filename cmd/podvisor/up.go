@@ -172,6 +172,9 @@ func upAction(c *cli.Context) error {
 				names = append(names, st.Name)
 			}
 		}
+		// Start-up is over: the binary's pages it alone needed go (as
+		// the daemon's do once ready).
+		daemon.TrimText()
 		if len(names) == 0 {
 			return
 		}

@@ -2,10 +2,11 @@ package kube
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/podvisor/podvisor/internal/lazyre"
 )
 
 // dataObject is a ConfigMap or a Secret: the data of env and volumes.
@@ -51,7 +52,7 @@ func newDataStore() *dataStore { return &dataStore{objs: map[string]*dataObject{
 
 func dataKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
 
-var configKeyRE = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+var configKeyRE = lazyre.New(`^[-._a-zA-Z0-9]+$`)
 
 // checkKey reports a bad ConfigMap or Secret key, as Kubernetes checks it.
 func checkKey(d *docErrs, path, key string) bool {

@@ -437,7 +437,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path, canon string
 		if d.seen != nil && !isNull(resolve(p.value)) {
 			d.seen[fc] = true
 		}
-		row := table[fc]
+		row := table()[fc]
 		if quiet || row != nil && row.Disposition == Honoured {
 			d.decode(p.value, fv, fp, fc, quiet)
 			continue

@@ -32,7 +32,7 @@ func fieldTableMarkdown() string {
 	fmt.Fprintf(&b, "%d fields: %d honoured, %d without effect (a notice), %d ignored (a notice), %d refused.\n\n",
 		len(Fields()), counts[Honoured], counts[NoEffect], counts[Ignored], counts[Refused])
 	b.WriteString(placeholder + " A row that is not honoured covers the fields below it.\n")
-	for _, s := range sections {
+	for _, s := range sections() {
 		fmt.Fprintf(&b, "\n### %s\n\n| Field | | What podvisor does |\n|---|---|---|\n", s.title)
 		for _, f := range s.rows {
 			note := f.Note

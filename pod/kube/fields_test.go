@@ -36,7 +36,7 @@ func TestTableCoversAPI(t *testing.T) {
 	for _, rt := range rootTypes {
 		walkTypes(rt, "", seen, func(path string, ft reflect.Type) bool {
 			visited[path] = true
-			f, ok := table[path]
+			f, ok := table()[path]
 			if !ok {
 				missing = append(missing, path+" ("+ft.String()+")")
 				return false

@@ -1,15 +1,16 @@
 package kube
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/podvisor/podvisor/internal/lazyre"
 )
 
 var (
-	labelRE      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	qualifiedRE  = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
-	labelValueRE = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
-	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+	labelRE      = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	qualifiedRE  = lazyre.New(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	labelValueRE = lazyre.New(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+	envNameRE    = lazyre.New(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 )
 
 // isLabel reports whether s is a lowercase RFC 1123 label: at most 63

@@ -1,9 +1,10 @@
 package kube
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/podvisor/podvisor/internal/lazyre"
 )
 
 // pathMap turns the field paths of a translated pod.Pod (those pod.Validate
@@ -30,8 +31,8 @@ func (m *pathMap) addWhole(from, to string) {
 }
 
 var (
-	quotedKeyRE = regexp.MustCompile(`\["((?:[^"\\]|\\.)*)"\]`)
-	resourceRE  = regexp.MustCompile(`\.(limits|requests)\.(cpu|memory|ephemeral-storage|pids)$`)
+	quotedKeyRE = lazyre.New(`\["((?:[^"\\]|\\.)*)"\]`)
+	resourceRE  = lazyre.New(`\.(limits|requests)\.(cpu|memory|ephemeral-storage|pids)$`)
 )
 
 // apply maps a pod path; ok is false when the problem is to be left out.

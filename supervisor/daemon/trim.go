@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trimText drops the pages of podvisor's own binary that start-up mapped
+// TrimText drops the pages of podvisor's own binary that start-up mapped
 // in but that the daemon does not use, and keeps them from coming back in
 // bulk. The kernel maps a file's pages 64 kB at a time around each fault
 // ("fault-around"), so a Go binary's sparse start-up touches fill most of
@@ -19,7 +19,8 @@ import (
 // the page cache still holds: a page in use comes back at its next touch.
 // Writable mappings are left alone. It saves a few megabytes of resident
 // set; errors are ignored, as it changes nothing but memory accounting.
-func trimText() {
+// The daemon calls it once ready, `podvisor up` once its pods are up.
+func TrimText() {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return
