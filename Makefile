@@ -61,6 +61,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'LogLatencyBesideYes' -benchtime 1x -timeout 5m ./supervisor/
 	$(GO) test -run '^$$' -bench 'PodUpDownBridge' -benchtime 100x -timeout 10m ./supervisor/
 	$(GO) test -run '^$$' -bench 'Scrape100Pods' -benchtime 50x -timeout 10m ./supervisor/
+	$(GO) test -run '^$$' -bench 'UpAgainstFloors' -benchtime 1x -timeout 10m ./cmd/podvisor/
 	$(GO) test -run '^$$' -bench 'Bridge100Pods|TCPThroughput' -benchtime 3x -timeout 10m ./supervisor/
 	$(GO) test -run '^$$' -bench . -benchtime 200x -timeout 10m ./network/ ./firewall/ ./dns/
 	$(GO) test -run '^$$' -bench 'CLIRun|PsJSON100' -benchtime 30x -timeout 20m ./cmd/podvisor/
@@ -106,6 +107,14 @@ test-systemd: build
 .PHONY: test-v2
 test-v2: build
 	test/v2/run.sh
+
+# The Kubernetes end-to-end test: a real control plane (etcd, kube-apiserver,
+# kube-scheduler, kube-controller-manager) built from source, about 17
+# minutes the first time, cached in /var/cache/podvisor-kube (or
+# PODVISOR_KUBE_CACHE), then the tests in test/kube. See test/kube/README.md.
+.PHONY: test-kube
+test-kube:
+	GO=$(GO) test/kube/run.sh
 
 lint:
 	$(GO) vet ./...
