@@ -32,13 +32,22 @@ BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd)
 die() { echo "test/kube/build.sh: FAILED: $*" >&2; exit 1; }
 log() { echo "# kube build: $*" >&2; }
 
-# What the binaries are made of: the pinned versions, the module's files, and
-# this script (its flags). Any change means a rebuild.
+# The version stamped into the binaries (as Kubernetes' own build does), so
+# that `kubectl version` reports the release on both sides.
+ldflags="-s -w"
+major=${K8S_VERSION#v}; major=${major%%.*}
+minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+done
+
+# What the binaries are made of: the pinned versions, the module's files and
+# the link flags. Any change means a rebuild.
 stamp() {
   echo "kubernetes $K8S_VERSION"
   echo "etcd $ETCD_VERSION"
   (cd "$SRC" && sha256sum go.mod go.sum tools.go etcd/main.go)
-  echo "build.sh $(sha256sum < test/kube/build.sh | cut -d' ' -f1)"
+  echo "ldflags $ldflags"
 }
 want=$(stamp) || die "cannot read the build module in $SRC"
 
@@ -90,22 +99,16 @@ fi
 # The build's own caches and settings, whatever the caller's are.
 export GOMODCACHE=$CACHE/go/mod
 export GOCACHE=$CACHE/go/build
+export GOTMPDIR=$CACHE/go/tmp # the build's work files (the linker's are large)
 export GOFLAGS="-modcacherw -buildvcs=false -mod=readonly"
 export CGO_ENABLED=0
 unset GOOS GOARCH
 export GOWORK=off
 
-ldflags="-s -w"
-major=${K8S_VERSION#v}; major=${major%%.*}
-minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-done
-
 # The module's sources are copied into the cache and built there: the build
 # writes nothing into the repository.
-rm -rf "$DIR/src" "$BIN.tmp"
-mkdir -p "$DIR/src/etcd" "$BIN.tmp"
+rm -rf "$DIR/src" "$BIN.tmp" "$GOTMPDIR"
+mkdir -p "$DIR/src/etcd" "$BIN.tmp" "$GOTMPDIR"
 cp "$SRC/go.mod" "$SRC/go.sum" "$SRC/tools.go" "$DIR/src/"
 cp "$SRC/etcd/main.go" "$DIR/src/etcd/"
 
@@ -131,7 +134,7 @@ done
   die "the built etcd does not report ${ETCD_VERSION#v}: $("$BIN.tmp/etcd" --version 2>&1 | head -3)"
 
 echo "$want" > "$BIN.tmp/.stamp"
-rm -rf "$BIN" "$DIR/src"
+rm -rf "$BIN" "$DIR/src" "$GOTMPDIR"
 mv "$BIN.tmp" "$BIN"
 # Binaries of other pinned versions are of no more use.
 for old in "$CACHE"/v*; do
