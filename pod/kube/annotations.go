@@ -7,6 +7,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// NameAnnotation names the podvisor pod made from a Kubernetes Pod when it
+// must differ from metadata.name: a node agent runs the pods of every
+// namespace in one daemon, as <namespace>.<name>. metadata.name stays the
+// pod's Kubernetes name: the downward API's, the host name's, the status's.
+const NameAnnotation = "podvisor.io/name"
+
 // The annotations that still stand for security fields: the API server
 // copies them into the fields they stand for when a pod is created
 // (unless the field is set, which must then agree), so kubelet honours

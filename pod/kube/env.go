@@ -255,6 +255,11 @@ func (t *translator) fieldValue(fs *corev1.ObjectFieldSelector, path string, vol
 	case "metadata.annotations":
 		return formatMap(t.annotations), true
 	case "spec.nodeName":
+		// A Pod bound to a node (a node agent's) says which; else the
+		// host's name.
+		if t.spec.NodeName != "" {
+			return t.spec.NodeName, true
+		}
 		return t.l.o.NodeName, true
 	case "spec.serviceAccountName":
 		if sa := t.spec.ServiceAccountName; sa != "" {

@@ -29,6 +29,8 @@ type translator struct {
 	who string // `pod "web"`, for notices and warnings
 	pm  pathMap
 
+	// podName is the podvisor pod's name (see NameAnnotation).
+	podName string
 	// The pod as the downward API sees it.
 	name, namespace, uid string
 	labels, annotations  map[string]string
@@ -133,7 +135,18 @@ func (l *loader) translate(obj *object) *pod.Pod {
 	} else if !isSubdomain(t.name) {
 		t.err(namePath, "%q is not a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', at most 253 characters", t.name)
 	}
-	t.who = fmt.Sprintf("pod %q", t.name)
+	// The podvisor pod's name: metadata.name, or the annotation
+	// podvisor.io/name (a node agent names the pods of several
+	// namespaces apart); metadata.name stays the Kubernetes name (the
+	// downward API, the host name, the Kubernetes object).
+	t.podName = t.name
+	if v, ok := tmeta.Annotations[NameAnnotation]; ok {
+		if !isSubdomain(v) {
+			t.err(tmetaPath+".annotations["+NameAnnotation+"]", "%q is not a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', at most 253 characters", v)
+		}
+		t.podName = v
+	}
+	t.who = fmt.Sprintf("pod %q", t.podName)
 	t.pm.add("metadata.name", namePath)
 	t.hits(obj.hits)
 	if suspended {
@@ -150,6 +163,10 @@ func (l *loader) translate(obj *object) *pod.Pod {
 	uid, err := t.newUID()
 	if err != nil {
 		t.err(pre("metadata.uid"), "cannot make a uid: %v", err)
+	}
+	if _, agent := tmeta.Annotations[NameAnnotation]; agent && obj.kind == "Pod" && meta.UID != "" {
+		// A node agent's Pod keeps the uid the cluster knows it by.
+		uid = string(meta.UID)
 	}
 	t.uid = uid
 	t.labels, t.annotations = tmeta.Labels, tmeta.Annotations
@@ -174,7 +191,7 @@ func (l *loader) translate(obj *object) *pod.Pod {
 		APIVersion: pod.APIVersion,
 		Kind:       pod.Kind,
 		Metadata: pod.Metadata{
-			Name:        t.name,
+			Name:        t.podName,
 			Namespace:   t.namespace,
 			UID:         t.uid,
 			Labels:      tmeta.Labels,
@@ -636,6 +653,11 @@ func (t *translator) hostname(s *corev1.PodSpec, sp string, ps *pod.Spec) {
 	// The default is metadata.name, cut as kubelet cuts it
 	// (pod.DefaultHostname); a problem of it is one of metadata.name.
 	t.pm.add("spec.hostname", "")
+	if t.podName != t.name {
+		// Renamed (NameAnnotation): the host name is still the
+		// Kubernetes name's.
+		ps.Hostname = pod.DefaultHostname(t.name)
+	}
 }
 
 // container maps a container; cp is its path in the document and pp the

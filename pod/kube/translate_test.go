@@ -810,3 +810,47 @@ func TestHostNetworkHostname(t *testing.T) {
 		})
 	}
 }
+
+// A node agent's Pod: named by podvisor.io/name, its metadata.name kept for
+// the downward API and the host name, its uid and spec.nodeName kept.
+func TestNodeAgentPod(t *testing.T) {
+	p := onePod(t, `apiVersion: v1
+kind: Pod
+metadata:
+  name: web-7d4b9
+  namespace: shop
+  uid: 6a1f0c2e-1111-4222-8333-444455556666
+  annotations: {podvisor.io/name: shop.web-7d4b9}
+spec:
+  nodeName: node-a
+  containers:
+  - name: a
+    command: [x]
+    env:
+    - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: UID, valueFrom: {fieldRef: {fieldPath: metadata.uid}}}
+`)
+	if p.Metadata.Name != "shop.web-7d4b9" || p.Metadata.Namespace != "shop" || p.Metadata.UID != "6a1f0c2e-1111-4222-8333-444455556666" {
+		t.Errorf("metadata %+v", p.Metadata)
+	}
+	if p.Spec.Hostname != "web-7d4b9" {
+		t.Errorf("hostname %q, want the Kubernetes name", p.Spec.Hostname)
+	}
+	env := map[string]string{}
+	for _, e := range p.Spec.Processes[0].Env {
+		env[e.Name] = e.Value
+	}
+	if env["NAME"] != "web-7d4b9" || env["NODE"] != "node-a" || env["UID"] != "6a1f0c2e-1111-4222-8333-444455556666" {
+		t.Errorf("env %v", env)
+	}
+	var kp corev1.Pod
+	if err := json.Unmarshal(p.Kubernetes, &kp); err != nil || kp.Name != "web-7d4b9" {
+		t.Errorf("kubernetes object name %q (%v)", kp.Name, err)
+	}
+	// A bad name is refused at the annotation.
+	errs := loadErr(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: w, annotations: {podvisor.io/name: Bad_Name}}\nspec: {containers: [{name: a, command: [x]}]}\n")
+	if len(errs) == 0 || !strings.Contains(errs[0], "metadata.annotations[podvisor.io/name]") {
+		t.Errorf("errors %q", errs)
+	}
+}
