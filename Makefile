@@ -24,10 +24,15 @@ test test-unit bench soak: export GOTMPDIR = $(TEST_TMPDIR)
 
 all: build
 
-build: bin/podvisor
+build: bin/podvisor bin/podvisor-node
 
 bin/podvisor: $(SOURCES)
 	$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/podvisor
+
+# The Kubernetes node agent (podvisor node runs it): a program of its own,
+# so that the Kubernetes client libraries do not weigh on podvisor's start.
+bin/podvisor-node: $(SOURCES)
+	$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/podvisor-node
 
 run: build
 	bin/podvisor up examples/hello.yaml
@@ -81,17 +86,19 @@ soak: build
 # created when installing onto this system (no DESTDIR).
 install: build
 	install -D -m 0755 bin/podvisor $(DESTDIR)$(PREFIX)/bin/podvisor
+	install -D -m 0755 bin/podvisor-node $(DESTDIR)$(PREFIX)/bin/podvisor-node
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/local/bin/podvisor|$(PREFIX)/bin/podvisor|' cmd/podvisor/systemd/podvisor.service > $(DESTDIR)$(UNITDIR)/podvisor.service
 	install -m 0644 cmd/podvisor/systemd/podvisor.socket $(DESTDIR)$(UNITDIR)/podvisor.socket
-	chmod 0644 $(DESTDIR)$(UNITDIR)/podvisor.service
+	sed 's|/usr/local/bin/podvisor|$(PREFIX)/bin/podvisor|' cmd/podvisor/systemd/podvisor-node.service > $(DESTDIR)$(UNITDIR)/podvisor-node.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/podvisor.service $(DESTDIR)$(UNITDIR)/podvisor-node.service
 	@if [ -z "$(DESTDIR)" ]; then \
 		getent group podvisor >/dev/null || groupadd --system podvisor; \
 		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/podvisor $(DESTDIR)$(UNITDIR)/podvisor.service $(DESTDIR)$(UNITDIR)/podvisor.socket
+	rm -f $(DESTDIR)$(PREFIX)/bin/podvisor $(DESTDIR)$(PREFIX)/bin/podvisor-node $(DESTDIR)$(UNITDIR)/podvisor.service $(DESTDIR)$(UNITDIR)/podvisor-node.service $(DESTDIR)$(UNITDIR)/podvisor.socket
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 # podvisor under a real systemd: boots one in a container (systemd-nspawn)

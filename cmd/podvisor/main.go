@@ -40,6 +40,13 @@ type errExit struct{ code int }
 func (e errExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 1 && args[1] == "node" {
+		// The node agent's arguments are its own: passed on untouched.
+		if err := execNode(args[2:]); err != nil {
+			fmt.Fprintf(stderr, "podvisor: %s\n", err)
+			return 1
+		}
+	}
 	app := newApp(stdout, stderr)
 	err := app.Run(reorderArgs(app, args))
 	if err == nil {
@@ -74,7 +81,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 			generateCommand(),
 			completionCommand(),
-		}, append(clientCommands(), getCommand(), networkCommand(), portCommand(), statsCommand(), explainCommand())...),
+		}, append(clientCommands(), getCommand(), networkCommand(), portCommand(), statsCommand(), explainCommand(), nodeCommand())...),
 	}
 }
 
