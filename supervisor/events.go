@@ -68,3 +68,62 @@ func (b *eventBus) subscribe(buffer int) (<-chan Event, func()) {
 		})
 	}
 }
+
+// changeBus tells subscribers which pods' statuses changed. Names are
+// coalesced per subscriber: one that falls behind gets each changed name
+// once, and reads the status then.
+type changeBus struct {
+	mu   sync.Mutex
+	subs map[*changeSub]struct{}
+}
+
+type changeSub struct {
+	wake    chan struct{}
+	mu      sync.Mutex
+	pending map[string]bool
+}
+
+func (b *changeBus) publish(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		s.mu.Lock()
+		s.pending[name] = true
+		s.mu.Unlock()
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// WatchChanges reports the names of pods whose status changed (a process
+// started, exited, became ready or not, a phase, a condition, a removal),
+// from now on: wake fires when there are names, next takes them (each
+// once, however often it changed meanwhile). Call cancel when done.
+func (s *Supervisor) WatchChanges() (wake <-chan struct{}, next func() []string, cancel func()) {
+	sub := &changeSub{wake: make(chan struct{}, 1), pending: map[string]bool{}}
+	b := &s.changes
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = map[*changeSub]struct{}{}
+	}
+	b.subs[sub] = struct{}{}
+	b.mu.Unlock()
+	next = func() []string {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		out := make([]string, 0, len(sub.pending))
+		for n := range sub.pending {
+			out = append(out, n)
+		}
+		clear(sub.pending)
+		return out
+	}
+	cancel = func() {
+		b.mu.Lock()
+		delete(b.subs, sub)
+		b.mu.Unlock()
+	}
+	return sub.wake, next, cancel
+}

@@ -164,6 +164,7 @@ func (p *Pod) step(in pod.Input) {
 	p.mu.Unlock()
 	if changed {
 		p.markDirty()
+		p.sv.changes.publish(p.name)
 	}
 	if phase != pod.PhaseTerminating && len(p.waiters) > 0 {
 		for _, w := range p.waiters {

@@ -78,12 +78,13 @@ func (s *Supervisor) clusterDomain() string {
 
 // Supervisor keeps pods. Create one with New.
 type Supervisor struct {
-	opts  Options
-	h     *cgroups.Hierarchy
-	net   *netstack
-	bus   eventBus
-	lines lineBus
-	outq  *outputQueue // nil without Options.Output
+	opts    Options
+	h       *cgroups.Hierarchy
+	net     *netstack
+	bus     eventBus
+	changes changeBus
+	lines   lineBus
+	outq    *outputQueue // nil without Options.Output
 
 	mu     sync.Mutex
 	pods   map[string]*Pod
@@ -328,6 +329,7 @@ func (s *Supervisor) create(cp *pod.Pod, saved *savedState) (*Pod, error) {
 	if saved == nil {
 		p.log.Info().Str("cgroup", p.cg.Path()).Msg("created")
 		s.bus.publish(Event{Time: p.created, Type: EventCreated, Pod: name, Phase: pod.PhasePending})
+		s.changes.publish(name)
 	}
 	return p, nil
 }
@@ -435,6 +437,7 @@ func (s *Supervisor) Remove(ctx context.Context, name string, opts RemoveOptions
 	s.mu.Unlock()
 	p.log.Info().Msg("removed")
 	s.bus.publish(Event{Time: time.Now(), Type: EventRemoved, Pod: name})
+	s.changes.publish(name)
 	return err
 }
 

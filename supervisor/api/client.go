@@ -407,6 +407,13 @@ func (c *Client) EventsSince(ctx context.Context, since string, follow bool, fn 
 	return stream(c, ctx, "/v1/events", q, fn)
 }
 
+// WatchPods calls fn with every pod's status, then with each change of a
+// pod's status (GET /v1/pods?watch=true) until ctx ends (then it returns
+// nil), fn returns an error, or the daemon closes the stream.
+func (c *Client) WatchPods(ctx context.Context, fn func(PodChange) error) error {
+	return stream(c, ctx, "/v1/pods", url.Values{"watch": {"true"}}, fn)
+}
+
 func stream[T any](c *Client, ctx context.Context, path string, q url.Values, fn func(T) error) error {
 	resp, err := c.send(ctx, "GET", path, q, nil)
 	if err != nil {

@@ -49,3 +49,19 @@ type Network struct {
 	// CreatedAt is when the network was made.
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
+
+// The types of a PodChange.
+const (
+	// PodChanged: the pod is new or its status changed.
+	PodChanged = "Changed"
+	// PodRemoved: the pod was removed; Status holds its name alone.
+	PodRemoved = "Removed"
+)
+
+// PodChange is one line of GET /v1/pods?watch=true: first every pod's
+// status, then each change as it comes (a pod's status is sent once however
+// often it changed between two lines).
+type PodChange struct {
+	Type   string     `json:"type"`
+	Status pod.Status `json:"status"`
+}

@@ -141,8 +141,8 @@ func Run(ctx context.Context, cfg Config) error {
 	mux := http.NewServeMux()
 	n, err := nodeutil.NewNode(cfg.NodeName, func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 		prov = newProvider(&cfg, kc, pc.ConfigMaps, pc.Secrets)
-		np = &nodeProvider{cfg: &cfg, cl: cfg.Client}
 		describeNode(pc.Node, &cfg, int32(portN))
+		np = &nodeProvider{cfg: &cfg, cl: cfg.Client, base: pc.Node.DeepCopy()}
 		return prov, np, nil
 	},
 		nodeutil.WithClient(kc),
@@ -285,9 +285,10 @@ type nodeProvider struct {
 	cfg *Config
 	cl  *api.Client
 
-	mu   sync.Mutex
-	cb   func(*corev1.Node)
-	node *corev1.Node
+	base *corev1.Node // the Node as registered
+
+	mu sync.Mutex
+	cb func(*corev1.Node)
 }
 
 // Ping is the heartbeat: the daemon must answer.
@@ -329,8 +330,7 @@ func (np *nodeProvider) watch(ctx context.Context) {
 		if cb == nil {
 			continue
 		}
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: np.cfg.NodeName}}
-		describeNode(n, np.cfg, 0)
+		n := np.base.DeepCopy()
 		prev = conditions(ok, p, metav1.Now(), prev)
 		n.Status.Conditions = prev
 		cb(n)

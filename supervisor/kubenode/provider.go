@@ -279,47 +279,43 @@ func (p *provider) push(name string) {
 	}
 }
 
-// follow sends statuses: after each daemon event of a pod of the node, its
-// status is read, turned into Kubernetes' shape and sent when it changed.
-// It reconnects to the event stream when the daemon restarts.
+// follow sends statuses: it watches the daemon's pods (GET
+// /v1/pods?watch=true) and turns each change of a pod of the node into
+// the Pod's status, sent when it changed. It reconnects when the daemon
+// restarts (and then reads every pod again).
 func (p *provider) follow(ctx context.Context) {
 	go func() {
-		for ctx.Err() == nil {
-			err := p.cl.EventsSince(ctx, "", true, func(e pod.Event) error {
-				p.mu.Lock()
-				_, ok := p.pods[e.Pod]
-				p.mu.Unlock()
-				if ok {
-					p.push(e.Pod)
-				}
-				return nil
-			})
-			if ctx.Err() != nil {
-				return
-			}
-			p.log.Warn().Err(err).Msg("daemon event stream ended; reconnecting")
+		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Second):
+			case name := <-p.kick:
+				p.refresh(ctx, name)
 			}
-			// Events may have been missed: read every pod again.
-			p.mu.Lock()
-			for name := range p.pods {
-				select {
-				case p.kick <- name:
-				default:
-				}
-			}
-			p.mu.Unlock()
 		}
 	}()
-	for {
+	for ctx.Err() == nil {
+		err := p.cl.WatchPods(ctx, func(c api.PodChange) error {
+			if c.Type != api.PodChanged {
+				return nil
+			}
+			p.mu.Lock()
+			t := p.pods[c.Status.Name]
+			p.mu.Unlock()
+			if t != nil && !t.gone {
+				st := c.Status
+				p.send(c.Status.Name, t, &st)
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn().Err(err).Msg("the daemon's status stream ended; reconnecting")
 		select {
 		case <-ctx.Done():
 			return
-		case name := <-p.kick:
-			p.refresh(ctx, name)
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,12 +233,50 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("watch") == "true" {
+		s.watch(w, r)
+		return
+	}
 	pods := s.Supervisor.List()
 	out := make([]pod.Status, 0, len(pods))
 	for _, p := range pods {
 		out = append(out, p.Status())
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// watch streams every pod's status, then each change (GET
+// /v1/pods?watch=true).
+func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
+	// Subscribed first: a change between the list and the loop is sent.
+	wake, next, cancel := s.Supervisor.WatchChanges()
+	defer cancel()
+	st := newStreamer(w)
+	for _, p := range s.Supervisor.List() {
+		if err := st.send(api.PodChange{Type: api.PodChanged, Status: p.Status()}); err != nil {
+			return
+		}
+	}
+	for {
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			return
+		}
+		names := next()
+		sort.Strings(names)
+		for _, name := range names {
+			c := api.PodChange{Type: api.PodChanged}
+			if p, err := s.Supervisor.Get(name); err == nil {
+				c.Status = p.Status()
+			} else {
+				c.Type, c.Status = api.PodRemoved, pod.Status{Name: name}
+			}
+			if err := st.send(c); err != nil {
+				return
+			}
+		}
+	}
 }
 
 func (s *Server) pod(w http.ResponseWriter, r *http.Request) (*supervisor.Pod, bool) {

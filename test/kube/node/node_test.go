@@ -271,67 +271,272 @@ func (c *cluster) pods(selector string) []kpod {
 const tolerate = `      tolerations: [{key: podvisor.io/host-processes, operator: Exists}]
 `
 
-// TestNode: podvisor nodes in a real cluster.
-func TestNode(t *testing.T) {
-	c := newCluster(t)
-	n1 := c.addNode("pv1", "10.91.1.0/24")
+// nodeReady waits for a node to be Ready with its taint.
+func (c *cluster) nodeReady(name string) {
+	c.t.Helper()
 	c.eventually(90*time.Second, func() string {
-		out, err := c.cp.Kubectl(t.Context(), "get", "node", "pv1", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.spec.taints[0].key}")
+		out, err := c.cp.Kubectl(c.t.Context(), "get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.spec.taints[0].key}")
 		if err != nil || out != "True podvisor.io/host-processes" {
-			return fmt.Sprintf("node pv1 not ready with its taint: %q %v", out, err)
+			return fmt.Sprintf("node %s not ready with its taint: %q %v", name, out, err)
 		}
 		return ""
 	})
+}
 
-	// A Deployment of 2 replicas: each a podvisor pod with its IP.
-	c.apply(`apiVersion: apps/v1
+// running waits until want Pods of selector run, ready, not being deleted,
+// and returns them.
+func (c *cluster) running(selector string, want int, timeout time.Duration) []kpod {
+	c.t.Helper()
+	var live []kpod
+	c.eventually(timeout, func() string {
+		live = nil
+		all := c.pods(selector)
+		for _, p := range all {
+			if p.Metadata.DeletionTimestamp == "" && p.Status.Phase == "Running" && p.ready() && p.Status.PodIP != "" {
+				live = append(live, p)
+			}
+		}
+		if len(live) != want || len(all) != want {
+			return fmt.Sprintf("%d of %d pods of %s running (%d in all):\n%s", len(live), want, selector, len(all), c.kubectl("get", "pods", "-o", "wide"))
+		}
+		return ""
+	})
+	return live
+}
+
+func names(pods []kpod) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range pods {
+		m[p.Metadata.Name] = true
+	}
+	return m
+}
+
+// TestNode: two podvisor nodes in a real cluster; Deployments, Jobs,
+// probes, ConfigMaps, logs, exec, restarts of processes and of the agent.
+func TestNode(t *testing.T) {
+	c := newCluster(t)
+	n1 := c.addNode("pv1", "10.91.1.0/24")
+	n2 := c.addNode("pv2", "10.91.2.0/24")
+	nodes := map[string]*node{"pv1": n1, "pv2": n2}
+	c.nodeReady("pv1")
+	c.nodeReady("pv2")
+
+	// A Deployment of 4 replicas over both nodes: each a podvisor pod
+	// with its cgroup, namespaces and an IP of its node's CIDR.
+	c.apply(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data: {greeting: bonjour, app.conf: "mode=fast\n"}
+---
+apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec:
-  replicas: 2
+  replicas: 4
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
     spec:
 ` + tolerate + `      terminationGracePeriodSeconds: 2
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+      volumes: [{name: conf, configMap: {name: web-config}}]
       containers:
       - name: web
         image: ignored
-        command: [sh, -c, 'echo "hello from $(hostname)"; exec sleep 1000']
+        command: [sh, -c, 'echo "hello from $(hostname) $GREETING $(cat /etc/web/app.conf)"; exec sleep 1000']
+        env: [{name: GREETING, valueFrom: {configMapKeyRef: {name: web-config, key: greeting}}}]
+        volumeMounts: [{name: conf, mountPath: /etc/web}]
 `)
-	var pods []kpod
-	c.eventually(90*time.Second, func() string {
-		pods = c.pods("app=web")
-		running := 0
-		for _, p := range pods {
-			if p.Status.Phase == "Running" && p.ready() && p.Status.PodIP != "" && p.Metadata.DeletionTimestamp == "" {
-				running++
+	pods := c.running("app=web", 4, 120*time.Second)
+	t.Logf("kubectl get pods -o wide:\n%s", c.kubectl("get", "pods", "-o", "wide"))
+	perNode := map[string]int{}
+	for _, p := range pods {
+		perNode[p.Spec.NodeName]++
+		n := nodes[p.Spec.NodeName]
+		if n == nil {
+			t.Fatalf("pod %s on node %q", p.Metadata.Name, p.Spec.NodeName)
+		}
+		cidr := map[string]string{"pv1": "10.91.1.0/24", "pv2": "10.91.2.0/24"}[p.Spec.NodeName]
+		if ip, err := netip.ParseAddr(p.Status.PodIP); err != nil || !netip.MustParsePrefix(cidr).Contains(ip) {
+			t.Errorf("pod %s IP %q is not in node %s's pod CIDR %s", p.Metadata.Name, p.Status.PodIP, p.Spec.NodeName, cidr)
+		}
+		st, err := n.cl.Get(t.Context(), "default."+p.Metadata.Name)
+		if err != nil || st.Phase != "Running" || st.Cgroup == "" || st.Namespaces.Net == "" || st.PodIP != p.Status.PodIP {
+			t.Errorf("podvisor pod of %s: %+v %v", p.Metadata.Name, st, err)
+		}
+		if id := p.Status.ContainerStatuses[0].ContainerID; !strings.HasPrefix(id, "podvisor://default."+p.Metadata.Name+"/web/") {
+			t.Errorf("containerID %q", id)
+		}
+	}
+	if perNode["pv1"] != 2 || perNode["pv2"] != 2 {
+		t.Errorf("replicas per node %v, want 2 and 2", perNode)
+	}
+	first := pods[0]
+	if out := c.kubectl("logs", first.Metadata.Name); !strings.Contains(out, "hello from "+first.Metadata.Name+" bonjour mode=fast") {
+		t.Errorf("kubectl logs %s: %q (want the ConfigMap's env and file)", first.Metadata.Name, out)
+	}
+	if out := c.kubectl("exec", first.Metadata.Name, "--", "sh", "-c", "echo in $(hostname) $GREETING; cat /etc/web/greeting"); !strings.Contains(out, "in "+first.Metadata.Name+" bonjour") || !strings.Contains(out, "bonjour\nbonjour") && !strings.HasSuffix(strings.TrimSpace(out), "bonjour") {
+		t.Errorf("kubectl exec: %q", out)
+	}
+	if _, err := c.cp.Kubectl(t.Context(), "exec", first.Metadata.Name, "--", "sh", "-c", "exit 3"); err == nil || !strings.Contains(err.Error(), "exit code 3") {
+		t.Errorf("kubectl exec exit 3: %v", err)
+	}
+
+	// Killing a replica's process: restarted, and Kubernetes sees the
+	// restart count.
+	n := nodes[first.Spec.NodeName]
+	st, err := n.cl.Get(t.Context(), "default."+first.Metadata.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(st.Processes[0].PID, syscall.SIGKILL)
+	c.eventually(60*time.Second, func() string {
+		for _, p := range c.pods("app=web") {
+			if p.Metadata.Name == first.Metadata.Name && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].RestartCount >= 1 && p.ready() {
+				return ""
 			}
 		}
-		if running != 2 {
-			return fmt.Sprintf("%d of 2 replicas running: %s", running, c.kubectl("get", "pods", "-o", "wide"))
+		return "no restart seen by the API server:\n" + c.kubectl("get", "pods")
+	})
+
+	// Deleting a Pod: the ReplicaSet makes another, which runs; the old
+	// one's podvisor pod is gone.
+	c.kubectl("delete", "pod", first.Metadata.Name, "--wait=true", "--timeout=60s")
+	pods = c.running("app=web", 4, 90*time.Second)
+	if names(pods)[first.Metadata.Name] {
+		t.Errorf("deleted pod %s still listed", first.Metadata.Name)
+	}
+	if _, err := n.cl.Get(t.Context(), "default."+first.Metadata.Name); err == nil {
+		t.Errorf("the podvisor pod of deleted %s is still there", first.Metadata.Name)
+	}
+
+	// Scale to 6, then back to 2.
+	c.kubectl("scale", "deployment", "web", "--replicas=6")
+	c.running("app=web", 6, 90*time.Second)
+	c.kubectl("scale", "deployment", "web", "--replicas=2")
+	pods = c.running("app=web", 2, 90*time.Second)
+	c.eventually(60*time.Second, func() string {
+		total := 0
+		for _, nn := range nodes {
+			list, _ := nn.cl.List(t.Context())
+			total += len(list)
+		}
+		if total != 2 {
+			return fmt.Sprintf("%d podvisor pods on the nodes after scaling to 2", total)
 		}
 		return ""
 	})
-	t.Logf("kubectl get pods -o wide:\n%s", c.kubectl("get", "pods", "-o", "wide"))
-	for _, p := range pods {
-		ip, err := netip.ParseAddr(p.Status.PodIP)
-		if err != nil || !netip.MustParsePrefix("10.91.1.0/24").Contains(ip) {
-			t.Errorf("pod %s IP %q is not in the node's pod CIDR", p.Metadata.Name, p.Status.PodIP)
+
+	// A rolling update of the command: the pods are replaced.
+	old := names(pods)
+	c.kubectl("patch", "deployment", "web", "--type=json", `-p=[{"op":"replace","path":"/spec/template/spec/containers/0/command","value":["sh","-c","echo v2; exec sleep 1000"]}]`)
+	c.eventually(120*time.Second, func() string {
+		live := c.pods("app=web")
+		if len(live) != 2 {
+			return fmt.Sprintf("%d pods during the rollout", len(live))
 		}
-		st, err := n1.cl.Get(t.Context(), "default."+p.Metadata.Name)
-		if err != nil || st.Phase != "Running" || st.Cgroup == "" || st.Namespaces.Net == "" {
-			t.Errorf("podvisor pod of %s: %+v %v", p.Metadata.Name, st, err)
+		for _, p := range live {
+			if old[p.Metadata.Name] || !p.ready() {
+				return "rollout not done:\n" + c.kubectl("get", "pods")
+			}
+		}
+		return ""
+	})
+	if out := c.kubectl("rollout", "status", "deployment/web", "--timeout=60s"); !strings.Contains(out, "successfully rolled out") {
+		t.Errorf("rollout status: %q", out)
+	}
+
+	// A readiness probe: not Ready until it passes, as the API server sees.
+	c.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: probed, labels: {app: probed}}
+spec:
+` + strings.ReplaceAll(tolerate, "      ", "  ") + `  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: ignored
+    command: [sleep, "1000"]
+    readinessProbe:
+      exec: {command: [test, -e, /tmp/ready]}
+      periodSeconds: 1
+`)
+	c.eventually(60*time.Second, func() string {
+		p := c.pods("app=probed")
+		if len(p) != 1 || p[0].Status.Phase != "Running" {
+			return "probed not running"
+		}
+		return ""
+	})
+	time.Sleep(2 * time.Second)
+	if p := c.pods("app=probed"); p[0].ready() {
+		t.Errorf("probed is Ready before its probe passes")
+	}
+	c.kubectl("exec", "probed", "--", "touch", "/tmp/ready")
+	c.eventually(30*time.Second, func() string {
+		if p := c.pods("app=probed"); len(p) == 1 && p[0].ready() {
+			return ""
+		}
+		return "probed not Ready after its probe passes"
+	})
+
+	// A Job with a native sidecar completes.
+	c.apply(`apiVersion: batch/v1
+kind: Job
+metadata: {name: batch}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+` + tolerate + `      restartPolicy: Never
+      terminationGracePeriodSeconds: 2
+      initContainers:
+      - {name: proxy, image: ignored, restartPolicy: Always, command: [sleep, "1000"]}
+      containers:
+      - {name: work, image: ignored, command: [sh, -c, 'echo working; sleep 1; echo done']}
+`)
+	c.eventually(90*time.Second, func() string {
+		out, _ := c.cp.Kubectl(t.Context(), "get", "job", "batch", "-o", "jsonpath={.status.conditions[?(@.type==\"Complete\")].status}")
+		if out != "True" {
+			return "job batch not Complete:\n" + c.kubectl("get", "pods", "-o", "wide")
+		}
+		return ""
+	})
+
+	// Restarting a node agent: its pods keep running, matched again.
+	before := map[string]int{}
+	list, _ := n1.cl.List(t.Context())
+	for _, st := range list {
+		if len(st.Processes) > 0 {
+			before[st.Name] = st.Processes[0].PID
 		}
 	}
-	first := pods[0].Metadata.Name
-	if out := c.kubectl("logs", first); !strings.Contains(out, "hello from "+first) {
-		t.Errorf("kubectl logs %s: %q", first, out)
+	n1.stopAgent()
+	c.startAgent(n1)
+	c.nodeReady("pv1")
+	time.Sleep(3 * time.Second)
+	list, _ = n1.cl.List(t.Context())
+	for _, st := range list {
+		if pid, ok := before[st.Name]; ok && len(st.Processes) > 0 && st.Processes[0].PID != pid {
+			t.Errorf("pod %s's process changed over the agent's restart: %d -> %d", st.Name, pid, st.Processes[0].PID)
+		}
 	}
-	if out := c.kubectl("exec", first, "--", "sh", "-c", "echo in $(hostname); cat /proc/self/cgroup | grep -c podvisor-kube"); !strings.Contains(out, "in "+first) {
-		t.Errorf("kubectl exec: %q", out)
+	c.running("app=web", 2, 60*time.Second)
+	if p := c.pods("app=probed"); len(p) != 1 || !p[0].ready() {
+		t.Errorf("probed after the agent's restart: %+v", p)
 	}
-	if _, err := c.cp.Kubectl(t.Context(), "exec", first, "--", "sh", "-c", "exit 3"); err == nil || !strings.Contains(err.Error(), "exit code 3") {
-		t.Errorf("kubectl exec exit 3: %v", err)
-	}
+
+	// Everything deleted: the nodes' daemons are left with no pod.
+	c.kubectl("delete", "deployment", "web", "--wait=true")
+	c.kubectl("delete", "job", "batch", "--wait=true", "--cascade=foreground")
+	c.kubectl("delete", "pod", "probed", "--wait=true")
+	c.eventually(90*time.Second, func() string {
+		for name, nn := range nodes {
+			if list, _ := nn.cl.List(t.Context()); len(list) != 0 {
+				return fmt.Sprintf("node %s still has %d podvisor pods", name, len(list))
+			}
+		}
+		return ""
+	})
 }
