@@ -120,8 +120,9 @@ test-v2: build
 # minutes the first time, cached in /var/cache/podvisor-kube (or
 # PODVISOR_KUBE_CACHE), then the tests in test/kube. See test/kube/README.md.
 .PHONY: test-kube
-test-kube:
-	GO=$(GO) test/kube/run.sh
+test-kube: build
+	@install -d -m 1777 $(TEST_TMPDIR)
+	TMPDIR=$(TEST_TMPDIR) GOTMPDIR=$(TEST_TMPDIR) GO=$(GO) test/kube/run.sh
 
 lint:
 	$(GO) vet ./...

@@ -33,6 +33,7 @@ type cluster struct {
 // node is one podvisor daemon and its node agent.
 type node struct {
 	name, root, socket string
+	cgroupParent       string
 	daemon, agent      *exec.Cmd
 	agentArgs          []string
 	cl                 *api.Client
@@ -93,6 +94,7 @@ func (c *cluster) addNode(name string, cidr string) *node {
 	t.Helper()
 	n := &node{name: name, root: filepath.Join(c.dir, name), netns: "pvk-" + name + "-" + strconv.Itoa(os.Getpid())}
 	n.socket = filepath.Join(n.root, "api.sock")
+	n.cgroupParent = fmt.Sprintf("podvisor-kube-%d-%s", os.Getpid(), name)
 	if out, err := exec.Command("ip", "netns", "add", n.netns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v %s", err, out)
 	}
@@ -102,7 +104,7 @@ func (c *cluster) addNode(name string, cidr string) *node {
 		t.Fatal(err)
 	}
 	n.daemon = exec.Command(filepath.Join(c.bin, "podvisor"), "daemon", "--root", n.root, "--socket", n.socket,
-		"--cgroup-parent", fmt.Sprintf("podvisor-kube-%d-%s", os.Getpid(), name),
+		"--cgroup-parent", n.cgroupParent,
 		"--bridge", "pvk"+name, "--pod-cidr", cidr, "--host-netns", "/run/netns/"+n.netns, "--netns-dir", "",
 		"--log-level", "info")
 	n.daemon.Stdout, n.daemon.Stderr = n.log, n.log
@@ -188,6 +190,11 @@ func (n *node) stopDaemon(t *testing.T) {
 	}
 	n.daemon.Process.Signal(syscall.SIGTERM)
 	n.daemon.Wait()
+	for _, d := range []string{"/sys/fs/cgroup/memory/", "/sys/fs/cgroup/unified/", "/sys/fs/cgroup/"} {
+		if _, err := os.Stat(d + n.cgroupParent); err == nil {
+			t.Errorf("cgroup left behind: %s", d+n.cgroupParent)
+		}
+	}
 }
 
 func (c *cluster) kubectl(args ...string) string {
@@ -526,6 +533,28 @@ spec:
 	if p := c.pods("app=probed"); len(p) != 1 || !p[0].ready() {
 		t.Errorf("probed after the agent's restart: %+v", p)
 	}
+
+	// A Pod deleted while its node's agent is down: its podvisor pod is
+	// removed when the agent comes back.
+	var victim string
+	for _, p := range c.pods("app=web") {
+		if p.Spec.NodeName == "pv1" {
+			victim = p.Metadata.Name
+		}
+	}
+	if victim == "" {
+		t.Fatal("no web pod on pv1")
+	}
+	n1.stopAgent()
+	c.kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=true")
+	c.startAgent(n1)
+	c.eventually(60*time.Second, func() string {
+		if _, err := n1.cl.Get(t.Context(), "default."+victim); err == nil {
+			return "the podvisor pod of " + victim + ", deleted while the agent was down, is still there"
+		}
+		return ""
+	})
+	c.running("app=web", 2, 90*time.Second)
 
 	// Everything deleted: the nodes' daemons are left with no pod.
 	c.kubectl("delete", "deployment", "web", "--wait=true")
