@@ -24,7 +24,7 @@ import (
 
 // cluster is a control plane and its podvisor nodes.
 type cluster struct {
-	t   *testing.T
+	t   testing.TB
 	cp  *controlplane.ControlPlane
 	bin string // podvisor's bin directory
 	dir string
@@ -41,7 +41,7 @@ type node struct {
 	log                *os.File
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	kbin := os.Getenv("PODVISOR_KUBE_BIN")
 	if kbin == "" {
@@ -77,7 +77,7 @@ func newCluster(t *testing.T) *cluster {
 }
 
 // freePort is a free TCP port on 127.0.0.1.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func (n *node) stopAgent() {
 }
 
 // stopDaemon removes every pod, then stops the daemon.
-func (n *node) stopDaemon(t *testing.T) {
+func (n *node) stopDaemon(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	n.stopAgent()
