@@ -332,7 +332,11 @@ func (p *Pod) teardown(mode teardownMode) error {
 	if err := namespaces.Remove(p.nsDir); err != nil {
 		errs = append(errs, err)
 	}
-	if err := p.sv.removeFiles(p.name, p.files, mode != removeKeepDir); err != nil {
+	p.filesMu.Lock() // no refresh writes while the files go, or after
+	err := p.sv.removeFiles(p.name, p.files, mode != removeKeepDir)
+	p.filesGone = true
+	p.filesMu.Unlock()
+	if err != nil {
 		errs = append(errs, err)
 	}
 	switch mode {

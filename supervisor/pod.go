@@ -37,8 +37,13 @@ type Pod struct {
 	nsp   namespaces.Paths
 	nsh   *namespaces.Handle
 	files *podFiles // volumes, /tmp, /etc files and the views
-	net   *podNet   // what the pod got from its network
-	qos   string    // the QoS class, computed once
+	// filesMu serializes RefreshFiles; current holds each files volume's
+	// items as last refreshed (the spec's until then).
+	filesMu   sync.Mutex
+	current   map[string]*pod.FilesVolume
+	filesGone bool    // torn down: no more refreshes
+	net       *podNet // what the pod got from its network
+	qos       string  // the QoS class, computed once
 	// pidns is the run's PID namespace (shareProcessNamespace), nil before
 	// the first run or when its PID 1 could not start (pidnsErr says why).
 	pidns    atomic.Pointer[pidNamespace]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,7 +45,7 @@ func findNodeProgram() (string, error) {
 	}
 	p, err := exec.LookPath(nodeProgram)
 	if err != nil {
-		return "", fmt.Errorf("node: %s is not installed next to podvisor or on PATH (make install puts it there): %w", nodeProgram, errors.Unwrap(err))
+		return "", fmt.Errorf("node: %s is not installed next to podvisor or on PATH (make install puts it there)", nodeProgram)
 	}
 	return p, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -77,4 +79,40 @@ func TestWatchPods(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("watch: %v", err)
 	}
+}
+
+// A watch of a daemon with no pod answers at once (its headers), rather
+// than at the first change, which may never come.
+func TestWatchEmptyDaemonAnswersAtOnce(t *testing.T) {
+	c := newCLI(t, true)
+	d := startDaemon(t, c)
+	defer func() {
+		if code := d.stop(t); code != 0 {
+			t.Errorf("daemon exit %d", code)
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var dl net.Dialer
+		return dl.DialContext(ctx, "unix", c.socket())
+	}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://podvisor/v1/pods?watch=true", nil)
+	got := make(chan error, 1)
+	go func() {
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer in 10 s from a watch of a daemon with no pod")
+	}
+	cancel()
 }

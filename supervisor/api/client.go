@@ -182,6 +182,37 @@ func (c *Client) Explain(ctx context.Context, name, process string) (pod.Explana
 	return ex, c.do(ctx, "GET", "/v1/pods/"+url.PathEscape(name)+"/explain", q, nil, &ex)
 }
 
+// RefreshFiles sends a newer translation of a pod (its manifest, with the
+// ConfigMaps and Secrets of o; o.Start and o.Wait are ignored) and has the
+// daemon rewrite the pod's files volumes that changed (POST
+// /v1/pods/{name}/files); it returns their names.
+func (c *Client) RefreshFiles(ctx context.Context, name string, spec []byte, o CreateOptions) ([]string, error) {
+	q := url.Values{}
+	if o.IgnoreUnsupported {
+		q.Set("ignoreUnsupported", "true")
+	}
+	body, contentType := spec, ""
+	if len(o.ConfigMaps) > 0 || len(o.Secrets) > 0 {
+		var err error
+		if body, contentType, err = multipartBody(spec, o.ConfigMaps, o.Secrets); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := c.roundTrip(ctx, "POST", "/v1/pods/"+url.PathEscape(name)+"/files", q, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	if err := answerError(resp); err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out FilesRefreshed
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode daemon answer: %w", err)
+	}
+	return out.Volumes, nil
+}
+
 // Spec returns one pod's spec, defaults applied.
 func (c *Client) Spec(ctx context.Context, name string) (*pod.Pod, error) {
 	var p pod.Pod

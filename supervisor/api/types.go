@@ -65,3 +65,9 @@ type PodChange struct {
 	Type   string     `json:"type"`
 	Status pod.Status `json:"status"`
 }
+
+// FilesRefreshed answers POST /v1/pods/{name}/files: the files volumes
+// whose files changed.
+type FilesRefreshed struct {
+	Volumes []string `json:"volumes"`
+}

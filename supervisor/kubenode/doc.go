@@ -6,9 +6,10 @@
 // The daemon stays the one owner of the host's pods: the agent translates
 // (a Pod becomes a podvisor pod through the same translation as `podvisor
 // run` of a manifest, its ConfigMaps and Secrets read from the API server
-// and sent with it), follows the daemon's events to push each pod's status
-// back in Kubernetes' shape, and serves the kubelet API (logs, exec) from
-// the daemon's logs and podvisor's exec. The agent can stop, crash, restart
+// and sent with it), watches the daemon's pod statuses to push each one
+// back in Kubernetes' shape on every change, keeps mounted ConfigMaps,
+// Secrets and service account tokens up to date, and serves the kubelet
+// API (logs, exec) from the daemon's logs and podvisor's exec. The agent can stop, crash, restart
 // or be upgraded without touching a pod: at start it matches the daemon's
 // pods marked with its node's name back to their Pod objects, and removes
 // those whose Pod is gone.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,11 @@ import (
 type manifest struct {
 	pod                 []byte
 	configMaps, secrets [][]byte
+	// versions names the ConfigMaps and Secrets sent with their
+	// resourceVersions: when it changes, the files are refreshed.
+	versions string
+	// tokens is when the first service account token expires (zero: none).
+	tokens time.Time
 }
 
 // buildManifest makes the daemon's request for a Pod: a copy named by
@@ -61,6 +67,11 @@ func (p *provider) buildManifest(ctx context.Context, kp *corev1.Pod) (*manifest
 	}
 	cms, secs := referenced(&mp.Spec)
 	m := &manifest{}
+	for _, s := range extraSecrets {
+		if exp := tokenExpiry(s); !exp.IsZero() && (m.tokens.IsZero() || exp.Before(m.tokens)) {
+			m.tokens = exp
+		}
+	}
 	var err error
 	if m.pod, err = json.Marshal(mp); err != nil {
 		return nil, err
@@ -72,6 +83,7 @@ func (p *provider) buildManifest(ctx context.Context, kp *corev1.Pod) (*manifest
 		} else if err != nil {
 			return nil, err
 		}
+		m.versions += "configmap/" + name + "@" + cm.ResourceVersion + " "
 		c := cm.DeepCopy()
 		c.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
 		c.ManagedFields = nil
@@ -88,6 +100,7 @@ func (p *provider) buildManifest(ctx context.Context, kp *corev1.Pod) (*manifest
 		} else if err != nil {
 			return nil, err
 		}
+		m.versions += "secret/" + name + "@" + s.ResourceVersion + " "
 		extraSecrets = append(extraSecrets, s)
 	}
 	for _, s := range extraSecrets {
@@ -123,9 +136,39 @@ func (p *provider) tokenSecret(ctx context.Context, kp *corev1.Pod, volume strin
 		return nil, fmt.Errorf("token of service account %q: %w", sa, err)
 	}
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("podvisor-token-%s-%s-%d", kp.Name, volume, n), Namespace: kp.Namespace},
-		Data:       map[string][]byte{"token": []byte(out.Status.Token)},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("podvisor-token-%s-%s-%d", kp.Name, volume, n), Namespace: kp.Namespace,
+			Annotations: map[string]string{tokenExpiryAnnotation: out.Status.ExpirationTimestamp.UTC().Format(time.RFC3339)}},
+		Data: map[string][]byte{"token": []byte(out.Status.Token)},
 	}, nil
+}
+
+// tokenExpiryAnnotation carries a token Secret's expiry, for the agent.
+const tokenExpiryAnnotation = "podvisor.io/token-expiry"
+
+// tokenExpiry is when a token Secret made by tokenSecret expires; zero for
+// another Secret.
+func tokenExpiry(s *corev1.Secret) time.Time {
+	t, _ := time.Parse(time.RFC3339, s.Annotations[tokenExpiryAnnotation])
+	return t
+}
+
+// versionsOf names the ConfigMaps and Secrets a Pod reads, as they are now
+// in the listers, with their resourceVersions (as buildManifest does,
+// without asking the API server for anything).
+func (p *provider) versionsOf(kp *corev1.Pod) string {
+	cms, secs := referenced(&kp.Spec)
+	v := ""
+	for _, name := range cms {
+		if cm, err := p.cms.ConfigMaps(kp.Namespace).Get(name); err == nil {
+			v += "configmap/" + name + "@" + cm.ResourceVersion + " "
+		}
+	}
+	for _, name := range secs {
+		if s, err := p.secs.Secrets(kp.Namespace).Get(name); err == nil {
+			v += "secret/" + name + "@" + s.ResourceVersion + " "
+		}
+	}
+	return v
 }
 
 // referenced lists the ConfigMaps and Secrets a pod spec names, sorted.

@@ -28,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -56,9 +57,11 @@ type Config struct {
 	// certificate (issued by the cluster's CA when the API server checks
 	// kubelets' certificates); empty: a self-signed one.
 	TLSCertFile, TLSKeyFile string
-	// ClientCAFile, when set, makes the kubelet API ask every client for a
-	// certificate signed by it (the API server's kubelet client
-	// certificate): without it, anyone who reaches the address may exec.
+	// ClientCAFile, when set, makes the kubelet API authenticate clients
+	// as kubelet's webhook mode does (a certificate signed by this CA, or
+	// a token the API server reviews) and ask the API server what each
+	// may do (SubjectAccessReview): without it, anyone who reaches the
+	// address may exec.
 	ClientCAFile string
 	// InternalIP is the node's address; default the address of the
 	// host's default route.
@@ -139,6 +142,26 @@ func Run(ctx context.Context, cfg Config) error {
 	var prov *provider
 	var np *nodeProvider
 	mux := http.NewServeMux()
+	var handler http.Handler = mux
+	if cfg.ClientCAFile != "" {
+		// As kubelet's webhook mode: clients prove who they are with a
+		// certificate of the CA (or a token the API server reviews), and
+		// the API server says what they may do (SubjectAccessReview).
+		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", cfg.ClientCAFile)
+		if err != nil {
+			return fmt.Errorf("client CA: %w", err)
+		}
+		auth, err := nodeutil.WebhookAuth(kc, cfg.NodeName, func(c *nodeutil.WebhookAuthConfig) error {
+			c.AuthnConfig.ClientCertificateCAContentProvider = ca
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("kubelet API authentication: %w", err)
+		}
+		handler = nodeutil.WithAuth(auth, mux)
+	} else {
+		cfg.Log.Warn().Str("address", cfg.ListenAddress).Msg("no --client-ca-file: the kubelet API (logs, exec) answers anyone who reaches it")
+	}
 	n, err := nodeutil.NewNode(cfg.NodeName, func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 		prov = newProvider(&cfg, kc, pc.ConfigMaps, pc.Secrets)
 		describeNode(pc.Node, &cfg, int32(portN))
@@ -150,7 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 		func(c *nodeutil.NodeConfig) error {
 			c.HTTPListenAddr = cfg.ListenAddress
 			c.TLSConfig = tlsCfg
-			c.Handler = mux
+			c.Handler = handler
 			c.SkipDownwardAPIResolution = true
 			c.NumWorkers = max(runtime.NumCPU(), 4)
 			return nil
@@ -165,6 +188,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go prov.follow(ctx)
+	go prov.refreshFiles(ctx)
 	go np.watch(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- n.Run(ctx) }()
@@ -358,7 +382,7 @@ func serverTLS(cfg *Config) (*tls.Config, error) {
 		if !pool.AppendCertsFromPEM(b) {
 			return nil, fmt.Errorf("client CA %s: no certificate", cfg.ClientCAFile)
 		}
-		t.ClientCAs, t.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		t.ClientCAs, t.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return t, nil
 }

@@ -50,6 +50,10 @@ type tracked struct {
 	last     *corev1.Pod // the Pod with the status last pushed
 	deleting bool
 	gone     bool // removed from the daemon
+	// versions and tokens are the manifest's last sent (see manifest),
+	// issued when it was sent.
+	versions       string
+	tokens, issued time.Time
 }
 
 func newProvider(cfg *Config, kc kubernetes.Interface, cms corev1listers.ConfigMapLister, secs corev1listers.SecretLister) *provider {
@@ -123,7 +127,7 @@ func (p *provider) CreatePod(ctx context.Context, kp *corev1.Pod) error {
 		return err
 	}
 	p.mu.Lock()
-	p.pods[name] = &tracked{kpod: kp.DeepCopy(), spec: spec}
+	p.pods[name] = &tracked{kpod: kp.DeepCopy(), spec: spec, versions: m.versions, tokens: m.tokens, issued: time.Now()}
 	p.mu.Unlock()
 	p.log.Info().Str("pod", name).Str("uid", string(kp.UID)).Msg("created")
 	p.push(name)
@@ -176,9 +180,21 @@ func (p *provider) DeletePod(ctx context.Context, kp *corev1.Pod) error {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(grace)*time.Second+time.Minute)
 		defer cancel()
+		// On a failure (the daemon down, a stop that overran) the pod
+		// stays tracked and undeleted: virtual-kubelet asks again, and
+		// the Pod object is not released while its processes may run.
+		retry := func(what string, err error) {
+			p.log.Warn().Err(err).Str("pod", name).Msg(what + " failed; will be retried")
+			p.mu.Lock()
+			if t := p.pods[name]; t != nil {
+				t.deleting = false
+			}
+			p.mu.Unlock()
+		}
 		st, err := p.cl.Stop(ctx, name, &grace)
 		if err != nil && !errors.Is(err, pod.ErrNotFound) {
-			p.log.Warn().Err(err).Str("pod", name).Msg("stop")
+			retry("stop", err)
+			return
 		}
 		p.mu.Lock()
 		t := p.pods[name]
@@ -187,7 +203,8 @@ func (p *provider) DeletePod(ctx context.Context, kp *corev1.Pod) error {
 			p.send(name, t, &st)
 		}
 		if err := p.cl.Remove(ctx, name, true, ptr(0)); err != nil && !errors.Is(err, pod.ErrNotFound) {
-			p.log.Warn().Err(err).Str("pod", name).Msg("remove")
+			retry("remove", err)
+			return
 		}
 		p.mu.Lock()
 		if t := p.pods[name]; t != nil {
@@ -270,6 +287,75 @@ func (p *provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.mu.Unlock()
 }
 
+// refreshEvery is how often the agent looks for changed ConfigMaps and
+// Secrets of its pods (in its informers' caches: no API call) and for
+// service account tokens due for renewal (at 80 % of their life, as
+// kubelet renews them).
+const refreshEvery = 5 * time.Second
+
+// refreshFiles keeps the pods' files volumes up to date: a ConfigMap or
+// Secret a pod mounts that changed, or a token due, makes the agent send
+// the daemon the pod's manifest again, whose changed files the daemon
+// rewrites (POST /v1/pods/{name}/files).
+func (p *provider) refreshFiles(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(refreshEvery):
+		}
+		type job struct {
+			name string
+			kp   *corev1.Pod
+		}
+		var due []job
+		p.mu.Lock()
+		for name, t := range p.pods {
+			if t.deleting || t.gone || t.kpod == nil {
+				continue
+			}
+			due = append(due, job{name, t.kpod.DeepCopy()})
+		}
+		p.mu.Unlock()
+		for _, j := range due {
+			p.mu.Lock()
+			t := p.pods[j.name]
+			var versions string
+			var tokens, issued time.Time
+			if t != nil {
+				versions, tokens, issued = t.versions, t.tokens, t.issued
+			}
+			p.mu.Unlock()
+			if t == nil {
+				continue
+			}
+			// Renewed at 80 % of the token's life.
+			renew := !tokens.IsZero() && time.Now().After(issued.Add(tokens.Sub(issued)*4/5))
+			if p.versionsOf(j.kp) == versions && !renew {
+				continue
+			}
+			m, err := p.buildManifest(ctx, j.kp)
+			if err != nil {
+				p.log.Warn().Err(err).Str("pod", j.name).Msg("refresh files")
+				continue
+			}
+			changed, err := p.cl.RefreshFiles(ctx, j.name, m.pod, api.CreateOptions{IgnoreUnsupported: true, ConfigMaps: m.configMaps, Secrets: m.secrets})
+			if err != nil {
+				p.log.Warn().Err(err).Str("pod", j.name).Msg("refresh files")
+				continue
+			}
+			p.mu.Lock()
+			if t := p.pods[j.name]; t != nil {
+				t.versions, t.tokens, t.issued = m.versions, m.tokens, time.Now()
+			}
+			p.mu.Unlock()
+			if len(changed) > 0 {
+				p.log.Info().Str("pod", j.name).Strs("volumes", changed).Msg("files refreshed")
+			}
+		}
+	}
+}
+
 // push asks for the named pod's status to be read and sent.
 func (p *provider) push(name string) {
 	select {
@@ -302,7 +388,7 @@ func (p *provider) follow(ctx context.Context) {
 			p.mu.Lock()
 			t := p.pods[c.Status.Name]
 			p.mu.Unlock()
-			if t != nil && !t.gone {
+			if t != nil {
 				st := c.Status
 				p.send(c.Status.Name, t, &st)
 			}
@@ -332,7 +418,7 @@ func (p *provider) refresh(ctx context.Context, name string) {
 	p.mu.Lock()
 	t := p.pods[name]
 	p.mu.Unlock()
-	if t == nil || t.gone {
+	if t == nil {
 		return
 	}
 	p.send(name, t, &st)
@@ -347,6 +433,11 @@ func (p *provider) send(name string, t *tracked, st *pod.Status) {
 		return
 	}
 	p.mu.Lock()
+	if p.pods[name] != t || t.gone {
+		// Deleted meanwhile: its final status was sent.
+		p.mu.Unlock()
+		return
+	}
 	out := t.kpod.DeepCopy()
 	out.Status = conv.Status
 	for i := range out.Status.ContainerStatuses {
@@ -371,6 +462,12 @@ func statusEqual(a, b *corev1.PodStatus) bool {
 // (kubectl logs [-f] [--tail]).
 func (p *provider) GetContainerLogs(ctx context.Context, namespace, podName, container string, opts vkapi.ContainerLogOpts) (io.ReadCloser, error) {
 	name := PodName(namespace, podName)
+	if !p.runs(name) {
+		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
+	}
+	if opts.Previous {
+		return nil, errdefs.InvalidInput("--previous is not supported by podvisor nodes: the log holds every run of the process, kubectl logs shows them all")
+	}
 	r, w := io.Pipe()
 	go func() {
 		written := 0
@@ -411,6 +508,9 @@ func (p *provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 // exec --process` does; its exit code reaches kubectl exec.
 func (p *provider) RunInContainer(ctx context.Context, namespace, podName, container string, cmd []string, attach vkapi.AttachIO) error {
 	name := PodName(namespace, podName)
+	if !p.runs(name) {
+		return errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
+	}
 	st, err := p.cl.Get(ctx, name)
 	if err != nil {
 		return err
@@ -477,6 +577,15 @@ func (p *provider) RunInContainer(ctx context.Context, namespace, podName, conta
 		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
 	}
 	return nil
+}
+
+// runs reports whether the node runs the named pod (a daemon's other
+// pods are not the kubelet API's to show).
+func (p *provider) runs(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.pods[name]
+	return t != nil && !t.gone
 }
 
 // AttachToContainer is not supported: a process's output is in its logs.

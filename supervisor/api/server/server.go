@@ -170,6 +170,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/pods/{name}", s.get)
 	mux.HandleFunc("GET /v1/pods/{name}/spec", s.spec)
 	mux.HandleFunc("GET /v1/pods/{name}/explain", s.explain)
+	mux.HandleFunc("POST /v1/pods/{name}/files", s.refreshFiles)
 	mux.HandleFunc("DELETE /v1/pods/{name}", s.remove)
 	mux.HandleFunc("POST /v1/pods/{name}/start", s.start)
 	mux.HandleFunc("POST /v1/pods/{name}/stop", s.stopPod)
@@ -393,6 +394,44 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
+// refreshFiles takes a newer translation of a pod (a body as create's: its
+// Kubernetes manifest, with its ConfigMaps and Secrets) and rewrites the
+// pod's files volumes that changed; the answer names them:
+// {"volumes": [...]}.
+func (s *Server) refreshFiles(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.pod(w, r)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
+	if err != nil || len(body) > maxSpec {
+		s.fail(w, r, fmt.Errorf("reading the pod spec: too large or unreadable: %w", pod.ErrInvalid))
+		return
+	}
+	o := manifest.Options(s.Supervisor.Root())
+	o.IgnoreUnsupported = r.URL.Query().Get("ignoreUnsupported") == "true"
+	file, err := splitBody(r.Header.Get("Content-Type"), body, &o)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := manifest.Load(file, o)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(res.Pods) != 1 {
+		s.fail(w, r, fmt.Errorf("the body holds %d pods, want pod %q alone: %w", len(res.Pods), p.Name(), pod.ErrInvalid))
+		return
+	}
+	changed, err := p.RefreshFiles(res.Pods[0])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.FilesRefreshed{Volumes: changed})
+}
+
 // splitBody returns the pod file of a create body. A multipart/form-data
 // body holds it as its part "file", and ConfigMap and Secret files as parts
 // "configmap" and "secret" (any number, in order), which go to o; any other
@@ -558,6 +597,11 @@ func newStreamer(w http.ResponseWriter) *streamer {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	f, _ := w.(http.Flusher)
+	if f != nil {
+		// The client's request returns now, not at the first line, which
+		// may come much later (a watch of a daemon with no pod).
+		f.Flush()
+	}
 	return &streamer{w: w, enc: json.NewEncoder(w), f: f}
 }
 

@@ -357,7 +357,20 @@ spec:
         volumeMounts: [{name: conf, mountPath: /etc/web}]
 `)
 	pods := c.running("app=web", 4, 120*time.Second)
-	t.Logf("kubectl get pods -o wide:\n%s", c.kubectl("get", "pods", "-o", "wide"))
+	wide := c.kubectl("get", "pods", "-o", "wide")
+	t.Logf("kubectl get pods -o wide:\n%s", wide)
+	for _, p := range pods {
+		found := false
+		for _, l := range strings.Split(wide, "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 7 && f[0] == p.Metadata.Name && f[2] == "Running" && f[5] == p.Status.PodIP && f[6] == p.Spec.NodeName {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("kubectl get pods -o wide has no line for %s with its IP %s and node %s", p.Metadata.Name, p.Status.PodIP, p.Spec.NodeName)
+		}
+	}
 	perNode := map[string]int{}
 	for _, p := range pods {
 		perNode[p.Spec.NodeName]++
@@ -384,12 +397,30 @@ spec:
 	if out := c.kubectl("logs", first.Metadata.Name); !strings.Contains(out, "hello from "+first.Metadata.Name+" bonjour mode=fast") {
 		t.Errorf("kubectl logs %s: %q (want the ConfigMap's env and file)", first.Metadata.Name, out)
 	}
-	if out := c.kubectl("exec", first.Metadata.Name, "--", "sh", "-c", "echo in $(hostname) $GREETING; cat /etc/web/greeting"); !strings.Contains(out, "in "+first.Metadata.Name+" bonjour") || !strings.Contains(out, "bonjour\nbonjour") && !strings.HasSuffix(strings.TrimSpace(out), "bonjour") {
-		t.Errorf("kubectl exec: %q", out)
+	if out, want := c.kubectl("exec", first.Metadata.Name, "--", "sh", "-c", "echo in $(hostname) $GREETING; cat /etc/web/greeting"), "in "+first.Metadata.Name+" bonjour\nbonjour"; out != want {
+		t.Errorf("kubectl exec: %q, want %q", out, want)
 	}
 	if _, err := c.cp.Kubectl(t.Context(), "exec", first.Metadata.Name, "--", "sh", "-c", "exit 3"); err == nil || !strings.Contains(err.Error(), "exit code 3") {
 		t.Errorf("kubectl exec exit 3: %v", err)
 	}
+
+	// The service account token, CA and namespace, where Kubernetes
+	// mounts them (the token from the TokenRequest API).
+	sa := c.kubectl("exec", first.Metadata.Name, "--", "sh", "-c", "cd /var/run/secrets/kubernetes.io/serviceaccount && cat namespace && echo && head -c 3 token && echo && grep -c CERTIFICATE ca.crt")
+	if lines := strings.Fields(sa); len(lines) != 3 || lines[0] != "default" || lines[1] != "eyJ" || lines[2] == "0" {
+		t.Errorf("service account files: %q", sa)
+	}
+
+	// An update of the mounted ConfigMap reaches the file, as kubelet's
+	// does (the env keeps the value the process started with).
+	c.kubectl("patch", "configmap", "web-config", "--type=merge", `-p={"data":{"greeting":"salut"}}`)
+	c.eventually(60*time.Second, func() string {
+		out, err := c.cp.Kubectl(t.Context(), "exec", first.Metadata.Name, "--", "cat", "/etc/web/greeting")
+		if err != nil || out != "salut" {
+			return fmt.Sprintf("the mounted ConfigMap's file says %q (%v), want salut", out, err)
+		}
+		return ""
+	})
 
 	// Killing a replica's process: restarted, and Kubernetes sees the
 	// restart count.
@@ -513,7 +544,10 @@ spec:
 
 	// Restarting a node agent: its pods keep running, matched again.
 	before := map[string]int{}
-	list, _ := n1.cl.List(t.Context())
+	list, err := n1.cl.List(t.Context())
+	if err != nil || len(list) == 0 {
+		t.Fatalf("pv1's pods before the agent's restart: %d, %v", len(list), err)
+	}
 	for _, st := range list {
 		if len(st.Processes) > 0 {
 			before[st.Name] = st.Processes[0].PID
@@ -523,13 +557,39 @@ spec:
 	c.startAgent(n1)
 	c.nodeReady("pv1")
 	time.Sleep(3 * time.Second)
-	list, _ = n1.cl.List(t.Context())
+	if list, err = n1.cl.List(t.Context()); err != nil || len(list) != len(before) {
+		t.Fatalf("pv1's pods after the agent's restart: %d of %d, %v", len(list), len(before), err)
+	}
 	for _, st := range list {
-		if pid, ok := before[st.Name]; ok && len(st.Processes) > 0 && st.Processes[0].PID != pid {
-			t.Errorf("pod %s's process changed over the agent's restart: %d -> %d", st.Name, pid, st.Processes[0].PID)
+		if pid, ok := before[st.Name]; !ok || len(st.Processes) == 0 || st.Processes[0].PID != pid {
+			t.Errorf("pod %s's process changed over the agent's restart: %d -> %+v", st.Name, pid, st.Processes)
 		}
 	}
 	c.running("app=web", 2, 60*time.Second)
+	// Matched: a change after the restart reaches the Pod's status.
+	var onPV1 kpod
+	for _, p := range c.pods("app=web") {
+		if p.Spec.NodeName == "pv1" {
+			onPV1 = p
+		}
+	}
+	if onPV1.Metadata.Name == "" {
+		t.Fatal("no web pod on pv1 after the agent's restart")
+	}
+	st, err = n1.cl.Get(t.Context(), "default."+onPV1.Metadata.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarts := onPV1.Status.ContainerStatuses[0].RestartCount
+	syscall.Kill(st.Processes[0].PID, syscall.SIGKILL)
+	c.eventually(60*time.Second, func() string {
+		for _, p := range c.pods("app=web") {
+			if p.Metadata.Name == onPV1.Metadata.Name && p.Status.ContainerStatuses[0].RestartCount > restarts {
+				return ""
+			}
+		}
+		return "a restart after the agent's restart is not seen by the API server"
+	})
 	if p := c.pods("app=probed"); len(p) != 1 || !p[0].ready() {
 		t.Errorf("probed after the agent's restart: %+v", p)
 	}
