@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podvisor/podvisor/pod"
 	"github.com/podvisor/podvisor/supervisor/api"
 	"github.com/podvisor/podvisor/test/kube/controlplane"
 )
@@ -470,8 +471,16 @@ spec:
 	// A rolling update of the command: the pods are replaced.
 	old := names(pods)
 	c.kubectl("patch", "deployment", "web", "--type=json", `-p=[{"op":"replace","path":"/spec/template/spec/containers/0/command","value":["sh","-c","echo v2; exec sleep 1000"]}]`)
+	minReady := 2
 	c.eventually(120*time.Second, func() string {
 		live := c.pods("app=web")
+		ready := 0
+		for _, p := range live {
+			if p.ready() && p.Metadata.DeletionTimestamp == "" {
+				ready++
+			}
+		}
+		minReady = min(minReady, ready)
 		if len(live) != 2 {
 			return fmt.Sprintf("%d pods during the rollout", len(live))
 		}
@@ -482,9 +491,61 @@ spec:
 		}
 		return ""
 	})
+	// maxUnavailable 25 % of 2 is 0: the pods were replaced one at a
+	// time, a new one ready before an old one went.
+	if minReady < 2 {
+		t.Errorf("during the rollout only %d pods were ready, want 2 at all times", minReady)
+	}
 	if out := c.kubectl("rollout", "status", "deployment/web", "--timeout=60s"); !strings.Contains(out, "successfully rolled out") {
 		t.Errorf("rollout status: %q", out)
 	}
+
+	// Scaling down pods that ignore TERM: preStop, TERM, the grace
+	// period, then KILL.
+	c.apply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stubborn}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: stubborn}}
+  template:
+    metadata: {labels: {app: stubborn}}
+    spec:
+` + tolerate + `      terminationGracePeriodSeconds: 2
+      containers:
+      - name: s
+        image: ignored
+        command: [sh, -c, 'trap "echo got TERM" TERM; while :; do sleep 0.2; done']
+        lifecycle: {preStop: {exec: {command: [sh, -c, 'echo prestop']}}}
+`)
+	stubborn := c.running("app=stubborn", 2, 90*time.Second)
+	t0 := time.Now()
+	c.kubectl("scale", "deployment", "stubborn", "--replicas=0")
+	c.eventually(90*time.Second, func() string {
+		if n := len(c.pods("app=stubborn")); n != 0 {
+			return fmt.Sprintf("%d stubborn pods left", n)
+		}
+		return ""
+	})
+	if d := time.Since(t0); d < 2*time.Second {
+		t.Errorf("stubborn pods gone in %s, before their 2 s grace period", d)
+	}
+	for _, p := range stubborn {
+		nn := nodes[p.Spec.NodeName]
+		killed := false
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		nn.cl.EventsSince(ctx, "", false, func(e pod.Event) error {
+			if e.Pod == "default."+p.Metadata.Name && e.Type == pod.EventExited && e.Signal == "SIGKILL" && e.Reason == pod.ReasonKilled {
+				killed = true
+			}
+			return nil
+		})
+		cancel()
+		if !killed {
+			t.Errorf("stubborn pod %s: no exit by SIGKILL after the grace period in its daemon's events", p.Metadata.Name)
+		}
+	}
+	c.kubectl("delete", "deployment", "stubborn", "--wait=true")
 
 	// A readiness probe: not Ready until it passes, as the API server sees.
 	c.apply(`apiVersion: v1
