@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -465,13 +466,50 @@ func (p *provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 	if !p.runs(name) {
 		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
 	}
+	// --previous: the lines of the run before the current one, by the
+	// times the status gives for it (the log holds every run).
+	var from, to time.Time
 	if opts.Previous {
-		return nil, errdefs.InvalidInput("--previous is not supported by podvisor nodes: the log holds every run of the process, kubectl logs shows them all")
+		st, err := p.cl.Get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		var prev *pod.Terminated
+		for _, ps := range append(append([]pod.ProcessStatus(nil), st.Init...), st.Processes...) {
+			if ps.Name == container {
+				prev = ps.LastState.Terminated
+			}
+		}
+		if prev == nil || prev.StartedAt == nil {
+			return nil, errdefs.InvalidInputf("previous terminated container %q in pod %q not found", container, podName)
+		}
+		from, to = *prev.StartedAt, prev.FinishedAt
 	}
 	r, w := io.Pipe()
 	go func() {
 		written := 0
-		err := p.cl.Logs(ctx, name, api.LogsOptions{Process: container, Tail: opts.Tail, Follow: opts.Follow}, func(e pod.LogEntry) error {
+		lo := api.LogsOptions{Process: container, Tail: opts.Tail, Follow: opts.Follow}
+		if opts.Previous {
+			// The whole history, cut to the previous run below; its tail
+			// is taken here.
+			lo.Tail, lo.Follow = 0, false
+		}
+		var prevLines []string
+		err := p.cl.Logs(ctx, name, lo, func(e pod.LogEntry) error {
+			if opts.Previous {
+				if e.Time.Before(from) || e.Time.After(to) {
+					return nil
+				}
+				line := e.Line
+				if !e.Partial {
+					line += "\n"
+				}
+				if opts.Timestamps {
+					line = e.Time.Format(time.RFC3339Nano) + " " + line
+				}
+				prevLines = append(prevLines, line)
+				return nil
+			}
 			if !opts.SinceTime.IsZero() && e.Time.Before(opts.SinceTime) {
 				return nil
 			}
@@ -497,6 +535,12 @@ func (p *provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 		})
 		if errors.Is(err, io.EOF) {
 			err = nil
+		}
+		if err == nil && opts.Previous {
+			if opts.Tail > 0 && len(prevLines) > opts.Tail {
+				prevLines = prevLines[len(prevLines)-opts.Tail:]
+			}
+			_, err = io.WriteString(w, strings.Join(prevLines, ""))
 		}
 		w.CloseWithError(err)
 	}()

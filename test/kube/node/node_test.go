@@ -439,6 +439,14 @@ spec:
 		}
 		return "no restart seen by the API server:\n" + c.kubectl("get", "pods")
 	})
+	// kubectl logs shows both runs; --previous the one before the current.
+	hello := "hello from " + first.Metadata.Name + " bonjour mode=fast"
+	if out := c.kubectl("logs", first.Metadata.Name, "-c", "web"); strings.Count(out, hello) != 2 {
+		t.Errorf("kubectl logs -c web after a restart: %q, want the line of each of the 2 runs", out)
+	}
+	if out := c.kubectl("logs", first.Metadata.Name, "--previous"); strings.TrimSpace(out) != hello {
+		t.Errorf("kubectl logs --previous: %q, want the first run's line alone", out)
+	}
 
 	// Deleting a Pod: the ReplicaSet makes another, which runs; the old
 	// one's podvisor pod is gone.
