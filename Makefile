@@ -34,7 +34,7 @@ bin/podvisor: $(SOURCES)
 bin/podvisor-node: $(SOURCES)
 	$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/podvisor-node
 
-run: build
+run: bin/podvisor
 	bin/podvisor up examples/hello.yaml
 
 # Every test. The integration tests need root (namespaces, cgroups). The

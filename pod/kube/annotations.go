@@ -13,6 +13,11 @@ import (
 // pod's Kubernetes name: the downward API's, the host name's, the status's.
 const NameAnnotation = "podvisor.io/name"
 
+// NodeAnnotation marks the podvisor pods a node agent made with its node's
+// name, so that a restarted agent finds its own. Like NameAnnotation, the
+// downward API does not show it.
+const NodeAnnotation = "podvisor.io/node"
+
 // The annotations that still stand for security fields: the API server
 // copies them into the fields they stand for when a pod is created
 // (unless the field is set, which must then agree), so kubelet honours

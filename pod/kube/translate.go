@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -170,6 +171,13 @@ func (l *loader) translate(obj *object) *pod.Pod {
 	}
 	t.uid = uid
 	t.labels, t.annotations = tmeta.Labels, tmeta.Annotations
+	if _, ok := t.annotations[NameAnnotation]; ok {
+		// A node agent's marks are not the Pod's: the downward API shows
+		// the annotations the Pod has in the cluster.
+		t.annotations = maps.Clone(t.annotations)
+		delete(t.annotations, NameAnnotation)
+		delete(t.annotations, NodeAnnotation)
+	}
 	t.pm.add("metadata.labels", tmetaPath+".labels")
 	t.pm.add("metadata.annotations", tmetaPath+".annotations")
 	t.checkAnnotations(tmeta.Annotations, tmetaPath+".annotations")

@@ -820,7 +820,7 @@ metadata:
   name: web-7d4b9
   namespace: shop
   uid: 6a1f0c2e-1111-4222-8333-444455556666
-  annotations: {podvisor.io/name: shop.web-7d4b9}
+  annotations: {podvisor.io/name: shop.web-7d4b9, podvisor.io/node: node-a, team: blue}
 spec:
   nodeName: node-a
   containers:
@@ -830,6 +830,8 @@ spec:
     - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
     - {name: UID, valueFrom: {fieldRef: {fieldPath: metadata.uid}}}
+    - {name: TEAM, valueFrom: {fieldRef: {fieldPath: "metadata.annotations['team']"}}}
+    - {name: MARK, valueFrom: {fieldRef: {fieldPath: "metadata.annotations['podvisor.io/node']"}}}
 `)
 	if p.Metadata.Name != "shop.web-7d4b9" || p.Metadata.Namespace != "shop" || p.Metadata.UID != "6a1f0c2e-1111-4222-8333-444455556666" {
 		t.Errorf("metadata %+v", p.Metadata)
@@ -841,7 +843,7 @@ spec:
 	for _, e := range p.Spec.Processes[0].Env {
 		env[e.Name] = e.Value
 	}
-	if env["NAME"] != "web-7d4b9" || env["NODE"] != "node-a" || env["UID"] != "6a1f0c2e-1111-4222-8333-444455556666" {
+	if env["NAME"] != "web-7d4b9" || env["NODE"] != "node-a" || env["UID"] != "6a1f0c2e-1111-4222-8333-444455556666" || env["TEAM"] != "blue" || env["MARK"] != "" {
 		t.Errorf("env %v", env)
 	}
 	var kp corev1.Pod

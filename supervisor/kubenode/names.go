@@ -8,8 +8,8 @@ import (
 )
 
 // NodeAnnotation marks the podvisor pods a node agent made with its node's
-// name, so that a restarted agent finds its own.
-const NodeAnnotation = "podvisor.io/node"
+// name, so that a restarted agent finds its own (kube.NodeAnnotation).
+const NodeAnnotation = kube.NodeAnnotation
 
 // DefaultTaint keeps Pods that do not tolerate it off podvisor nodes: their
 // containers' images are not run, their commands are, on the host.
