@@ -404,6 +404,29 @@ spec:
 	if _, err := c.cp.Kubectl(t.Context(), "exec", first.Metadata.Name, "--", "sh", "-c", "exit 3"); err == nil || !strings.Contains(err.Error(), "exit code 3") {
 		t.Errorf("kubectl exec exit 3: %v", err)
 	}
+	// kubectl logs -f follows: a line the process writes later arrives.
+	{
+		n := nodes[first.Spec.NodeName]
+		st, err := n.cl.Get(t.Context(), "default."+first.Metadata.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 6*time.Second)
+		got := make(chan string, 1)
+		go func() {
+			out, _ := c.cp.Kubectl(ctx, "logs", "-f", first.Metadata.Name)
+			got <- out
+		}()
+		time.Sleep(2 * time.Second)
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/fd/1", st.Processes[0].PID), []byte("followed-line\n"), 0); err != nil {
+			t.Fatal(err)
+		}
+		out := <-got
+		cancel()
+		if !strings.Contains(out, "hello from") || !strings.Contains(out, "followed-line") {
+			t.Errorf("kubectl logs -f: %q, want the first line and the one written while following", out)
+		}
+	}
 
 	// The service account token, CA and namespace, where Kubernetes
 	// mounts them (the token from the TokenRequest API).
@@ -444,8 +467,8 @@ spec:
 	if out := c.kubectl("logs", first.Metadata.Name, "-c", "web"); strings.Count(out, hello) != 2 {
 		t.Errorf("kubectl logs -c web after a restart: %q, want the line of each of the 2 runs", out)
 	}
-	if out := c.kubectl("logs", first.Metadata.Name, "--previous"); strings.TrimSpace(out) != hello {
-		t.Errorf("kubectl logs --previous: %q, want the first run's line alone", out)
+	if out := c.kubectl("logs", first.Metadata.Name, "--previous"); strings.TrimSpace(out) != hello+"\nfollowed-line" {
+		t.Errorf("kubectl logs --previous: %q, want the first run's lines alone", out)
 	}
 
 	// Deleting a Pod: the ReplicaSet makes another, which runs; the old
