@@ -188,6 +188,10 @@ type netstack struct {
 	hostOnce sync.Once
 	host     *network.Host
 	hostErr  error
+	// prefetched, when not nil, brings the host's primary IPv4 address,
+	// looked up in the background since New (prefetchHostIP): the first
+	// pod takes it instead of waiting for the netlink round trips.
+	prefetched chan netip.Addr
 
 	mu    sync.Mutex
 	nets  map[string]*bridgeNet // by name
@@ -265,6 +269,43 @@ func (n *netstack) hostNS() (*network.Host, error) {
 		}
 	})
 	return n.host, n.hostErr
+}
+
+// primaryIP is the host's primary IPv4 address (network.Host.PrimaryIP),
+// invalid when it has none or cannot be read. The first call takes the
+// address prefetchHostIP looked up, if any; later ones look it up again,
+// since it may change.
+func (n *netstack) primaryIP() netip.Addr {
+	n.mu.Lock()
+	pre := n.prefetched
+	n.prefetched = nil
+	n.mu.Unlock()
+	if pre != nil {
+		return <-pre
+	}
+	return n.lookupPrimaryIP()
+}
+
+func (n *netstack) lookupPrimaryIP() netip.Addr {
+	h, err := n.hostNS()
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip, ok, _ := h.PrimaryIP()
+	if !ok {
+		return netip.Addr{}
+	}
+	return ip
+}
+
+// prefetchHostIP starts looking up the host's primary address (opening
+// the host's network namespace first), which the first pod needs, while
+// the supervisor does other work: on a second CPU it costs the pod
+// nothing.
+func (n *netstack) prefetchHostIP() {
+	pre := make(chan netip.Addr, 1)
+	n.prefetched = pre
+	go func() { pre <- n.lookupPrimaryIP() }()
 }
 
 func (n *netstack) netsDir() string { return filepath.Join(n.sv.opts.Root, "networks") }
@@ -442,12 +483,7 @@ func (n *netstack) attach(p *Pod, prev *podNet) (_ *podNet, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pn := &podNet{Network: name, Kind: kind}
-	if h, herr := n.hostNS(); herr == nil {
-		if ip, ok, _ := h.PrimaryIP(); ok {
-			pn.HostIP = ip
-		}
-	}
+	pn := &podNet{Network: name, Kind: kind, HostIP: n.primaryIP()}
 	ports := sp.Published()
 	switch kind {
 	case "none", "host":
@@ -1226,6 +1262,13 @@ func (n *netstack) startDNS(h *network.Host, bn *bridgeNet) {
 func (n *netstack) close() {
 	if n == nil {
 		return
+	}
+	n.mu.Lock()
+	pre := n.prefetched
+	n.prefetched = nil
+	n.mu.Unlock()
+	if pre != nil {
+		<-pre // its lookup may be opening n.host
 	}
 	n.retiring.Wait()
 	n.mu.Lock()

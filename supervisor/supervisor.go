@@ -182,6 +182,9 @@ func New(opts Options) (*Supervisor, error) {
 		}
 	}
 	if !opts.Persist {
+		// Pods come at once (podvisor up, an embedding program): each
+		// needs the host's address (status.hostIP), found meanwhile.
+		s.net.prefetchHostIP()
 		// No Recover will come (podvisor up, a program embedding the
 		// engine): what a crashed run on this root left goes now.
 		if err := s.sweepLeftovers(nil); err != nil {
@@ -276,10 +279,7 @@ func (s *Supervisor) Create(spec *pod.Pod) (*Pod, error) {
 	if spec == nil {
 		return nil, fmt.Errorf("nil pod: %w", pod.ErrInvalid)
 	}
-	cp, err := clonePod(spec)
-	if err != nil {
-		return nil, err
-	}
+	cp := spec.DeepCopy()
 	cp.SetDefaults()
 	if err := cp.Validate(); err != nil {
 		return nil, err
@@ -487,13 +487,4 @@ func (s *Supervisor) release() error {
 	s.h.Prune(s.opts.CgroupParent)
 	removeReapScope(s.opts.reapScope)
 	return err
-}
-
-// clonePod deep-copies a spec by encoding and decoding it.
-func clonePod(p *pod.Pod) (*pod.Pod, error) {
-	b, err := jsonMarshal(p)
-	if err != nil {
-		return nil, err
-	}
-	return pod.DecodeStored(b)
 }

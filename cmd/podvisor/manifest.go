@@ -52,9 +52,7 @@ func readManifestFlags(c *cli.Context) (manifestData, error) {
 // flags' data and the facts of this host; root is podvisor's root, whose
 // file system is the disk a resourceFieldRef of ephemeral-storage reads.
 func (d manifestData) load(data []byte, root string) (*kube.Result, error) {
-	o := manifest.Options(root)
-	o.ConfigMaps, o.Secrets, o.IgnoreUnsupported = d.configMaps, d.secrets, d.ignoreUnsupported
-	return manifest.Load(data, o)
+	return manifest.LoadOnHost(data, root, kube.Options{ConfigMaps: d.configMaps, Secrets: d.secrets, IgnoreUnsupported: d.ignoreUnsupported})
 }
 
 // printLines prints notices and warnings, one per line, each after prefix.

@@ -38,14 +38,36 @@ import (
 // o) is read by pod.Load itself, so its errors are exactly those of a
 // podvisor/v1 file; anything else goes through kube.Load.
 func Load(data []byte, o kube.Options) (*kube.Result, error) {
-	if len(o.ConfigMaps) == 0 && len(o.Secrets) == 0 && !kube.IsKubernetes(data) && documents(data) <= 1 {
-		p, err := pod.Load(data)
-		if err != nil {
-			return nil, err
-		}
-		return &kube.Result{Pods: []*pod.Pod{p}}, nil
+	if podvisorFile(data, o) {
+		return loadPodvisor(data)
 	}
 	return kube.Load(data, o)
+}
+
+// LoadOnHost is Load with the facts of this host (HostFacts(root)) in o.
+// They are looked up only for a file that kube.Load reads: a podvisor/v1
+// file does not pay for them (the host's interfaces, memory and disk).
+func LoadOnHost(data []byte, root string, o kube.Options) (*kube.Result, error) {
+	if podvisorFile(data, o) {
+		return loadPodvisor(data)
+	}
+	f := HostFacts(root).Options()
+	o.NodeName, o.HostIP, o.NodeCPU, o.NodeMemory, o.NodeEphemeralStorage = f.NodeName, f.HostIP, f.NodeCPU, f.NodeMemory, f.NodeEphemeralStorage
+	return kube.Load(data, o)
+}
+
+// podvisorFile reports whether data is one podvisor/v1 document, with no
+// ConfigMap or Secret data in o: pod.Load reads it alone.
+func podvisorFile(data []byte, o kube.Options) bool {
+	return len(o.ConfigMaps) == 0 && len(o.Secrets) == 0 && !kube.IsKubernetes(data) && documents(data) <= 1
+}
+
+func loadPodvisor(data []byte) (*kube.Result, error) {
+	p, err := pod.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	return &kube.Result{Pods: []*pod.Pod{p}}, nil
 }
 
 // documents counts data's YAML documents, up to 2; a file that does not

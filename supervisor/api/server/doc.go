@@ -4,9 +4,9 @@
 // credentials (root or a member of the API group; ConnContext records them
 // on each connection).
 //
-// POST /v1/pods reads its body with manifest.Load (podvisor/v1 or
-// Kubernetes manifests, with ConfigMap and Secret files as multipart parts)
-// and this host's facts (manifest.Options of the supervisor's root); a body
+// POST /v1/pods reads its body with manifest.LoadOnHost (podvisor/v1 or
+// Kubernetes manifests, with ConfigMap and Secret files as multipart parts,
+// and this host's facts for a Kubernetes manifest); a body
 // of several pods needs ?all=true and is created all or none.
 //
 // Server keeps the last events for GET /v1/events, answers errors with the

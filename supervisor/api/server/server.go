@@ -339,14 +339,13 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	o := manifest.Options(s.Supervisor.Root())
-	o.IgnoreUnsupported = q.Get("ignoreUnsupported") == "true"
+	o := kube.Options{IgnoreUnsupported: q.Get("ignoreUnsupported") == "true"}
 	file, err := splitBody(r.Header.Get("Content-Type"), body, &o)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	res, err := manifest.Load(file, o)
+	res, err := manifest.LoadOnHost(file, s.Supervisor.Root(), o)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -408,14 +407,13 @@ func (s *Server) refreshFiles(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("reading the pod spec: too large or unreadable: %w", pod.ErrInvalid))
 		return
 	}
-	o := manifest.Options(s.Supervisor.Root())
-	o.IgnoreUnsupported = r.URL.Query().Get("ignoreUnsupported") == "true"
+	o := kube.Options{IgnoreUnsupported: r.URL.Query().Get("ignoreUnsupported") == "true"}
 	file, err := splitBody(r.Header.Get("Content-Type"), body, &o)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	res, err := manifest.Load(file, o)
+	res, err := manifest.LoadOnHost(file, s.Supervisor.Root(), o)
 	if err != nil {
 		s.fail(w, r, err)
 		return
