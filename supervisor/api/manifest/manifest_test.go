@@ -64,3 +64,32 @@ func TestLoad(t *testing.T) {
 		t.Errorf("no pod: %v", err)
 	}
 }
+
+// LoadOnHost gives a Kubernetes manifest this host's facts (its downward
+// API reads spec.nodeName), and reads a podvisor/v1 file as pod.Load does.
+func TestLoadOnHost(t *testing.T) {
+	host, _ := os.Hostname()
+	kubePod := "apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers:\n  - name: c\n    command: [x]\n    env:\n    - name: NODE\n      valueFrom: {fieldRef: {fieldPath: spec.nodeName}}\n"
+	res, err := LoadOnHost([]byte(kubePod), t.TempDir(), kube.Options{})
+	if err != nil || len(res.Pods) != 1 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	found := false
+	for _, e := range res.Pods[0].Spec.Processes[0].Env {
+		if e.Name == "NODE" {
+			found = e.Value == host
+			if !found {
+				t.Errorf("NODE=%q, want the host name %q", e.Value, host)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no NODE in %+v", res.Pods[0].Spec.Processes[0].Env)
+	}
+	file := "apiVersion: podvisor/v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  processes:\n  - {name: a, command: [x]}\n"
+	res, err = LoadOnHost([]byte(file), t.TempDir(), kube.Options{})
+	want, perr := pod.Load([]byte(file))
+	if err != nil || perr != nil || len(res.Pods) != 1 || res.Pods[0].Metadata.Name != want.Metadata.Name {
+		t.Fatalf("podvisor/v1: %v %v %+v", err, perr, res)
+	}
+}
