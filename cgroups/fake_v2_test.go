@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -987,5 +988,30 @@ func TestFakeV2Stats(t *testing.T) {
 	}
 	if _, err := g.Stats(); err == nil {
 		t.Error("Stats() of a group with no statistics succeeded")
+	}
+}
+
+// TestOwnPathsAllocatesLittle: EnterThread reads the thread's cgroups at
+// every process start on a v1 host. A bufio.Scanner allocated a 4 kB buffer
+// each time, most of what a start left for the garbage collector.
+func TestOwnPathsAllocatesLittle(t *testing.T) {
+	content := []byte("13:misc:/\n12:hugetlb:/\n11:pids:/podvisor/web\n10:freezer:/podvisor/web\n" +
+		"9:devices:/podvisor/web\n8:perf_event:/\n7:memory:/podvisor/web\n6:cpuset:/podvisor/web\n" +
+		"5:net_cls,net_prio:/\n4:blkio:/podvisor/web\n3:rdma:/\n2:cpu,cpuacct:/podvisor/web\n" +
+		"1:name=systemd:/podvisor/web\n0::/podvisor/web\n")
+	const runs = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		if len(OwnPaths(content)) != 16 {
+			t.Fatal("OwnPaths lost controllers")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / runs
+	t.Logf("%d bytes a call", per)
+	if per > 3000 {
+		t.Errorf("OwnPaths allocates %d bytes a call, want at most 3000", per)
 	}
 }

@@ -174,7 +174,7 @@ func upAction(c *cli.Context) error {
 		}
 		// Start-up is over: the binary's pages it alone needed go (as
 		// the daemon's do once ready).
-		daemon.TrimTextSoon()
+		daemon.TrimSoon()
 		if len(names) == 0 {
 			return
 		}
