@@ -126,7 +126,9 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		d := startBenchDaemon(b)
 		pid := d.cmd.Process.Pid
-		time.Sleep(200 * time.Millisecond)
+		// At rest: the daemon trims start-up's memory daemon.TrimSettle
+		// after ready.
+		time.Sleep(time.Second)
 		rss0, pss0 := smaps(pid)
 		fillRange(b, d, 0, 50)
 		time.Sleep(500 * time.Millisecond)

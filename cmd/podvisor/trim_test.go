@@ -50,7 +50,7 @@ func exeResidentKB(t *testing.T, pid int) int64 {
 
 // maxExeResidentKB bounds the binary's read-only resident set once
 // start-up has settled: start-up maps in 10 MB and more of it, the trim
-// leaves about 1.8 MB. Trimming at the very moment `up` saw its pods
+// leaves 1.1–1.9 MB. Trimming at the very moment `up` saw its pods
 // launched, while start-up's last goroutines still ran, left 3.7–4.5 MB,
 // those goroutines paging back what the trim had dropped. (The daemon
 // trims the same way; its figure also moves with when its garbage

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -158,6 +159,13 @@ func upAction(c *cli.Context) error {
 			ended <- st
 		}()
 	}
+	// The trim of start-up's memory, stopped if up ends before it ran.
+	var trim atomic.Pointer[time.Timer]
+	defer func() {
+		if t := trim.Load(); t != nil {
+			t.Stop()
+		}
+	}()
 	// Under systemd (a unit made by `podvisor generate systemd`), say ready
 	// once the app processes of every pod have been started (or the pod
 	// has ended), unless none runs any more.
@@ -172,12 +180,13 @@ func upAction(c *cli.Context) error {
 				names = append(names, st.Name)
 			}
 		}
-		// Start-up is over: the binary's pages it alone needed go (as
-		// the daemon's do once ready).
-		daemon.TrimSoon()
 		if len(names) == 0 {
 			return
 		}
+		// Start-up is over: once it has settled, the binary's pages and
+		// the heap it alone needed go back to the kernel (as the
+		// daemon's do once ready).
+		trim.Store(daemon.TrimSoon())
 		what := "pod " + names[0]
 		if len(names) > 1 {
 			what = "pods " + strings.Join(names, ", ")

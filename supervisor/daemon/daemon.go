@@ -197,7 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info().Str("socket", ln.Addr().String()).Str("root", cfg.Root).Int("pods", len(sv.List())).
 		Int("maxConns", cfg.MaxConns).Dur("recovery", time.Since(began)).Msg("podvisor daemon ready")
-	TrimSoon()
+	defer TrimSoon().Stop()
 	status := statusLine(sv)
 	notify(log, "READY=1\nSTATUS="+status)
 	if cfg.Ready != nil {
