@@ -634,23 +634,33 @@ spec:
 		return ""
 	})
 
-	// Restarting a node agent: its pods keep running, matched again.
+	// Restarting a node agent: its pods keep running, matched again. The
+	// node is one that runs a web pod: the scheduler spreads them, but
+	// a rolling update may leave both on one node.
+	web := c.pods("app=web")
+	if len(web) == 0 {
+		t.Fatal("no web pod before the agent's restart")
+	}
+	rn := nodes[web[0].Spec.NodeName]
+	if rn == nil {
+		t.Fatalf("web pod %s on an unknown node %q", web[0].Metadata.Name, web[0].Spec.NodeName)
+	}
 	before := map[string]int{}
-	list, err := n1.cl.List(t.Context())
+	list, err := rn.cl.List(t.Context())
 	if err != nil || len(list) == 0 {
-		t.Fatalf("pv1's pods before the agent's restart: %d, %v", len(list), err)
+		t.Fatalf("%s's pods before the agent's restart: %d, %v", rn.name, len(list), err)
 	}
 	for _, st := range list {
 		if len(st.Processes) > 0 {
 			before[st.Name] = st.Processes[0].PID
 		}
 	}
-	n1.stopAgent()
-	c.startAgent(n1)
-	c.nodeReady("pv1")
+	rn.stopAgent()
+	c.startAgent(rn)
+	c.nodeReady(rn.name)
 	time.Sleep(3 * time.Second)
-	if list, err = n1.cl.List(t.Context()); err != nil || len(list) != len(before) {
-		t.Fatalf("pv1's pods after the agent's restart: %d of %d, %v", len(list), len(before), err)
+	if list, err = rn.cl.List(t.Context()); err != nil || len(list) != len(before) {
+		t.Fatalf("%s's pods after the agent's restart: %d of %d, %v", rn.name, len(list), len(before), err)
 	}
 	for _, st := range list {
 		if pid, ok := before[st.Name]; !ok || len(st.Processes) == 0 || st.Processes[0].PID != pid {
@@ -659,24 +669,24 @@ spec:
 	}
 	c.running("app=web", 2, 60*time.Second)
 	// Matched: a change after the restart reaches the Pod's status.
-	var onPV1 kpod
+	var onNode kpod
 	for _, p := range c.pods("app=web") {
-		if p.Spec.NodeName == "pv1" {
-			onPV1 = p
+		if p.Spec.NodeName == rn.name {
+			onNode = p
 		}
 	}
-	if onPV1.Metadata.Name == "" {
-		t.Fatal("no web pod on pv1 after the agent's restart")
+	if onNode.Metadata.Name == "" {
+		t.Fatalf("no web pod on %s after the agent's restart", rn.name)
 	}
-	st, err = n1.cl.Get(t.Context(), "default."+onPV1.Metadata.Name)
+	st, err = rn.cl.Get(t.Context(), "default."+onNode.Metadata.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	restarts := onPV1.Status.ContainerStatuses[0].RestartCount
+	restarts := onNode.Status.ContainerStatuses[0].RestartCount
 	syscall.Kill(st.Processes[0].PID, syscall.SIGKILL)
 	c.eventually(60*time.Second, func() string {
 		for _, p := range c.pods("app=web") {
-			if p.Metadata.Name == onPV1.Metadata.Name && p.Status.ContainerStatuses[0].RestartCount > restarts {
+			if p.Metadata.Name == onNode.Metadata.Name && p.Status.ContainerStatuses[0].RestartCount > restarts {
 				return ""
 			}
 		}
@@ -690,18 +700,18 @@ spec:
 	// removed when the agent comes back.
 	var victim string
 	for _, p := range c.pods("app=web") {
-		if p.Spec.NodeName == "pv1" {
+		if p.Spec.NodeName == rn.name {
 			victim = p.Metadata.Name
 		}
 	}
 	if victim == "" {
-		t.Fatal("no web pod on pv1")
+		t.Fatalf("no web pod on %s", rn.name)
 	}
-	n1.stopAgent()
+	rn.stopAgent()
 	c.kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=true")
-	c.startAgent(n1)
+	c.startAgent(rn)
 	c.eventually(60*time.Second, func() string {
-		if _, err := n1.cl.Get(t.Context(), "default."+victim); err == nil {
+		if _, err := rn.cl.Get(t.Context(), "default."+victim); err == nil {
 			return "the podvisor pod of " + victim + ", deleted while the agent was down, is still there"
 		}
 		return ""
