@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -141,17 +142,26 @@ func TestDaemonOutsideSystemdSaysNothingOfIt(t *testing.T) {
 	}
 }
 
-func TestUpNotifiesReady(t *testing.T) {
-	c := newCLI(t, true)
+// startUpNotified starts `podvisor up` of the pod name with spec body,
+// with NOTIFY_SOCKET set to a listener of the test's; the process is
+// killed at the end of the test if still there.
+func startUpNotified(t *testing.T, c *cliEnv, name, body string) (*exec.Cmd, *syncBuffer, *notifyListener) {
+	t.Helper()
 	n := listenNotify(t, filepath.Join(c.root, "notify.sock"))
-	cmd := c.cmd("up", specFile(t, "upn", "  terminationGracePeriodSeconds: 2\n  processes:\n  - {name: a, command: [sh, -c, \"echo hi; exec sleep 1000\"]}\n"))
+	cmd := c.cmd("up", specFile(t, name, body))
 	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+filepath.Join(c.root, "notify.sock"))
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, out, n
+}
+
+func TestUpNotifiesReady(t *testing.T) {
+	c := newCLI(t, true)
+	cmd, out, n := startUpNotified(t, c, "upn", "  terminationGracePeriodSeconds: 2\n  processes:\n  - {name: a, command: [sh, -c, \"echo hi; exec sleep 1000\"]}\n")
 	n.waitFor(t, "READY=1", 1)
 	if !strings.Contains(out.String(), "a | hi") && !strings.Contains(out.String(), "started") {
 		t.Errorf("READY before the process started:\n%s", out)

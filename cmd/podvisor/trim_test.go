@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,15 +58,7 @@ const maxExeResidentKB = 3 * 1024
 
 func TestUpTrimsStartUpPages(t *testing.T) {
 	c := newCLI(t, true)
-	n := listenNotify(t, filepath.Join(c.root, "notify.sock"))
-	cmd := c.cmd("up", specFile(t, "uptrim", "  terminationGracePeriodSeconds: 2\n  processes:\n  - {name: a, command: [sleep, \"1000\"]}\n"))
-	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+filepath.Join(c.root, "notify.sock"))
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	cmd, out, n := startUpNotified(t, c, "uptrim", "  terminationGracePeriodSeconds: 2\n  processes:\n  - {name: a, command: [sleep, \"1000\"]}\n")
 	n.waitFor(t, "READY=1", 1)
 	time.Sleep(time.Second)
 	kb := exeResidentKB(t, cmd.Process.Pid)

@@ -51,8 +51,7 @@ func LoadOnHost(data []byte, root string, o kube.Options) (*kube.Result, error) 
 	if podvisorFile(data, o) {
 		return loadPodvisor(data)
 	}
-	f := HostFacts(root).Options()
-	o.NodeName, o.HostIP, o.NodeCPU, o.NodeMemory, o.NodeEphemeralStorage = f.NodeName, f.HostIP, f.NodeCPU, f.NodeMemory, f.NodeEphemeralStorage
+	HostFacts(root).fill(&o)
 	return kube.Load(data, o)
 }
 
@@ -141,13 +140,15 @@ func HostFacts(root string) Facts {
 
 // Options are kube.Options with the facts set.
 func (f Facts) Options() kube.Options {
-	return kube.Options{
-		NodeName:             f.NodeName,
-		HostIP:               f.HostIP,
-		NodeCPU:              f.CPU,
-		NodeMemory:           f.Memory,
-		NodeEphemeralStorage: f.EphemeralStorage,
-	}
+	var o kube.Options
+	f.fill(&o)
+	return o
+}
+
+// fill sets the host's fields of o to the facts, leaving the others.
+func (f Facts) fill(o *kube.Options) {
+	o.NodeName, o.HostIP = f.NodeName, f.HostIP
+	o.NodeCPU, o.NodeMemory, o.NodeEphemeralStorage = f.CPU, f.Memory, f.EphemeralStorage
 }
 
 // Options are kube.Options with the facts of this host (HostFacts(root)).
